@@ -1,0 +1,1 @@
+"""Benchmarks: GenEval, T2I-CompBench and VQA-style evaluation."""

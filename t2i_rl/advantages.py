@@ -1,0 +1,31 @@
+"""Group-relative advantages (GRPO): rewards standardised within each prompt's group of images."""
+
+from __future__ import annotations
+
+import torch
+
+
+def group_advantages(
+    rewards: torch.Tensor, group_ids: torch.Tensor, global_std: bool = False, eps: float = 1e-4
+) -> torch.Tensor:
+    """``A_i = (r_i - mean_{g(i)}) / (std + eps)`` as flow-GRPO's ``PerPromptStatTracker``.
+
+    ``mean_g`` is the mean reward of image i's group; ``std`` is the population std (ddof 0, as numpy) of that
+    group, or of the whole batch when ``global_std``. Advantages are zero-mean within every group.
+    """
+    if rewards.ndim != 1 or rewards.shape != group_ids.shape:
+        raise ValueError(f"rewards {tuple(rewards.shape)} and group_ids {tuple(group_ids.shape)} must both be [B]")
+    if not torch.isfinite(rewards).all():
+        raise FloatingPointError("non-finite rewards reached the advantage computation")
+    rewards = rewards.double()
+    _, inverse = torch.unique(group_ids, return_inverse=True)
+    num_groups = int(inverse.max()) + 1
+    count = torch.zeros(num_groups, dtype=rewards.dtype).index_add_(0, inverse, torch.ones_like(rewards))
+    mean = torch.zeros(num_groups, dtype=rewards.dtype).index_add_(0, inverse, rewards) / count
+    centred = rewards - mean[inverse]
+    if global_std:
+        std = rewards.std(unbiased=False).expand_as(rewards)
+    else:
+        var = torch.zeros(num_groups, dtype=rewards.dtype).index_add_(0, inverse, centred**2) / count
+        std = var.sqrt()[inverse]
+    return (centred / (std + eps)).float()

@@ -1,0 +1,219 @@
+"""GenEval's scoring rules on top of shapes-world detections, per-concept scores and per-tag accuracy.
+
+:func:`evaluate_detections` is a faithful port of ``evaluate`` in GenEval's
+``evaluation/evaluate_images.py`` (Ghosh et al., 2023), with the Mask2Former detector replaced by
+:func:`~t2i_rl.shapes.detect.detect` and the CLIP colour classifier replaced by the detected palette colour.
+My reading of the published rule:
+
+* Detections are grouped by class, most confident first (GenEval also drops detections under a confidence
+  threshold, 0.3, or 0.9 for the counting tag, and keeps at most ``MAX_OBJECTS = 16`` per class; our
+  detector's scores are not calibrated probabilities, so the threshold is a parameter, 0 by default).
+* ``include`` clauses are ANDed. For a clause ``{"class": c, "count": n}`` the *found* objects are the
+  ``n`` most confident detections of ``c``; fewer than ``n`` fails ("at least n": extra objects are fine).
+* ``"color"``: every one of the ``n`` found objects must have that colour (``colors.count(color) >= n``).
+* ``"position": [rel, j]``: checked only if the clause passed so far; group ``j`` must itself have passed
+  (its found objects are its "matched group"); every found object must be ``rel`` every object of group ``j``
+  by :func:`~t2i_rl.shapes.geometry.relative_position` (POSITION_THRESHOLD = 0.1).
+* ``exclude`` clauses are ORed: ``len(detections of c) >= count`` fails. Counting prompts exclude
+  ``count + 1``, which makes their count exact.
+
+The per-concept scores of :func:`concept_scores` are this project's shaped version of the same checks (see
+its docstring); the strict GenEval verdict is ``ImageEvaluation.correct``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from t2i_rl.shapes.detect import Detection, DetectorConfig, detect
+from t2i_rl.shapes.geometry import POSITION_THRESHOLD, relative_position
+from t2i_rl.shapes.world import COLORS
+
+#: GenEval's per-class cap on detections.
+MAX_OBJECTS = 16
+
+Metadata = dict[str, Any]
+
+
+@dataclass
+class ImageEvaluation:
+    """GenEval verdict for one image: ``correct``, a ``reason`` (empty when correct) and the evidence."""
+
+    correct: bool
+    reason: str
+    detections: list[Detection]
+    found: list[list[Detection]] = field(default_factory=list)  # per include clause: its n most confident
+    tag: str | None = None
+
+
+def group_by_class(
+    detections: Sequence[Detection], score_threshold: float = 0.0, max_objects: int = MAX_OBJECTS
+) -> dict[str, list[Detection]]:
+    """``class -> detections`` (score above ``score_threshold``), most confident first, at most ``max_objects``."""
+    grouped: dict[str, list[Detection]] = {}
+    for det in sorted(detections, key=lambda d: -d.score):
+        if det.score > score_threshold or score_threshold <= 0.0:
+            grouped.setdefault(det.shape, [])
+            if len(grouped[det.shape]) < max_objects:
+                grouped[det.shape].append(det)
+    return grouped
+
+
+def evaluate_detections(
+    detections: Sequence[Detection],
+    metadata: Metadata,
+    score_threshold: float = 0.0,
+    position_threshold: float = POSITION_THRESHOLD,
+) -> ImageEvaluation:
+    """GenEval's ``evaluate`` on one image's detections (see the module docstring)."""
+    objects = group_by_class(detections, score_threshold)
+    correct = True
+    reason: list[str] = []
+    matched_groups: list[list[Detection] | None] = []
+    found_per_clause: list[list[Detection]] = []
+    for req in metadata.get("include", []):
+        classname, count = req["class"], int(req["count"])
+        matched = True
+        found = objects.get(classname, [])[:count]
+        found_per_clause.append(found)
+        if len(found) < count:
+            correct = matched = False
+            reason.append(f"expected {classname}>={count}, found {len(found)}")
+        else:
+            if "color" in req:
+                colors = [d.color for d in found]
+                if colors.count(req["color"]) < count:
+                    correct = matched = False
+                    reason.append(
+                        f"expected {req['color']} {classname}>={count}, found {colors.count(req['color'])} "
+                        f"{req['color']}; and " + ", ".join(f"{colors.count(c)} {c}" for c in COLORS if c in colors)
+                    )
+            if "position" in req and matched:
+                expected_rel, target_group = req["position"][0], int(req["position"][1])
+                target = matched_groups[target_group] if target_group < len(matched_groups) else None
+                if target is None:
+                    correct = matched = False
+                    reason.append(f"no target for {classname} to be {expected_rel}")
+                else:
+                    for obj in found:
+                        for target_obj in target:
+                            true_rels = relative_position(obj.box, target_obj.box, position_threshold)
+                            if expected_rel not in true_rels:
+                                correct = matched = False
+                                reason.append(
+                                    f"expected {classname} {expected_rel} target, found "
+                                    f"{' and '.join(sorted(true_rels))} target"
+                                )
+                                break
+                        if not matched:
+                            break
+        matched_groups.append(found if matched else None)
+    for req in metadata.get("exclude", []):
+        classname = req["class"]
+        if len(objects.get(classname, [])) >= req["count"]:
+            correct = False
+            reason.append(f"expected {classname}<{req['count']}, found {len(objects[classname])}")
+    return ImageEvaluation(correct, "\n".join(reason), list(detections), found_per_clause, metadata.get("tag"))
+
+
+def evaluate_images(
+    images: torch.Tensor,
+    metadata: Sequence[Metadata],
+    detector: DetectorConfig | None = None,
+    score_threshold: float = 0.0,
+) -> list[ImageEvaluation]:
+    """Detect and evaluate a ``[B, 3, H, W]`` batch against one metadata dict per image."""
+    if images.shape[0] != len(metadata):
+        raise ValueError(f"{images.shape[0]} images for {len(metadata)} metadata entries")
+    detections = detect(images, detector or DetectorConfig())
+    return [evaluate_detections(d, m, score_threshold) for d, m in zip(detections, metadata)]
+
+
+# ------------------------------------------------------------------------------------- per-concept scores
+def _count_range(req: Metadata, metadata: Metadata) -> tuple[int, float] | None:
+    """Allowed ``[low, high]`` count of a clause's class, or ``None`` when the prompt does not constrain it.
+
+    ``low`` is the clause's count, ``high`` the smallest matching exclude count minus one (inf without one).
+    A count is constrained when ``count > 1`` or an exclude clause names the same class.
+    """
+    excludes = [int(e["count"]) - 1 for e in metadata.get("exclude", []) if e["class"] == req["class"]]
+    if int(req["count"]) <= 1 and not excludes:
+        return None
+    return int(req["count"]), float(min(excludes)) if excludes else math.inf
+
+
+def concept_scores(evaluation: ImageEvaluation, metadata: Metadata, max_objects: int = 2) -> dict[str, float]:
+    """Per-concept scores in ``[0, 1]``, NaN where the prompt has no such concept.
+
+    For include clause ``i`` (slot ``obj{i}``, ``i < max_objects``) of class ``c`` and count ``n``:
+
+    * ``obj{i}/presence``: 1 if at least one ``c`` is detected, else 0. Always applicable.
+    * ``obj{i}/count``: applicable when ``n > 1`` or an exclude clause names ``c``. With ``m`` detections of
+      ``c`` and an allowed range ``[n, high]`` (``high`` from the exclude clause, see ``_count_range``), 1 inside
+      the range, else ``max(0, 1 - distance_to_range / n)`` (partial credit: 3 of 4 squares scores 0.75).
+    * ``obj{i}/color``: applicable when the clause has a colour: the fraction of the ``n`` GenEval-found
+      objects (the ``n`` most confident ``c``) that have it; missing objects count as wrong.
+    * ``relation``: applicable when a clause has ``"position"``: the fraction of (found object of the clause,
+      found object of the target clause) pairs for which GenEval's relation holds; 0 if either side has no
+      detection (mean over position clauses if there are several). Unlike strict GenEval, it does not
+      require the colours to be right, so it isolates the spatial concept.
+    * ``strict``: 1.0 / 0.0 GenEval verdict. Always applicable.
+    """
+    include = metadata.get("include", [])
+    if len(include) > max_objects:
+        raise ValueError(f"metadata has {len(include)} include clauses, the reward has {max_objects} slots")
+    objects = group_by_class(evaluation.detections)
+    nan = float("nan")
+    out: dict[str, float] = {}
+    for i in range(max_objects):
+        out.update({f"obj{i}/presence": nan, f"obj{i}/count": nan, f"obj{i}/color": nan})
+    relation_scores = []
+    for i, req in enumerate(include):
+        n = int(req["count"])
+        dets = objects.get(req["class"], [])
+        found = evaluation.found[i] if i < len(evaluation.found) else dets[:n]
+        out[f"obj{i}/presence"] = 1.0 if dets else 0.0
+        rng = _count_range(req, metadata)
+        if rng is not None:
+            low, high = rng
+            m = len(dets)
+            dist = low - m if m < low else (m - high if m > high else 0.0)
+            out[f"obj{i}/count"] = max(0.0, 1.0 - dist / low)
+        if req.get("color") is not None:
+            out[f"obj{i}/color"] = sum(d.color == req["color"] for d in found) / n
+        if req.get("position"):
+            rel, j = req["position"][0], int(req["position"][1])
+            target = evaluation.found[j] if j < len(evaluation.found) else []
+            pairs = [(a, b) for a in found for b in target]
+            relation_scores.append(
+                sum(rel in relative_position(a.box, b.box) for a, b in pairs) / len(pairs) if pairs else 0.0
+            )
+    out["relation"] = sum(relation_scores) / len(relation_scores) if relation_scores else nan
+    out["strict"] = 1.0 if evaluation.correct else 0.0
+    return out
+
+
+# --------------------------------------------------------------------------------------- per-tag accuracy
+def summarize_accuracy(tags: Sequence[str], correct: Sequence[bool]) -> dict[str, float]:
+    """``tag -> mean strict correctness`` plus ``"overall"`` = mean over the tags present (GenEval's summary)."""
+    if len(tags) != len(correct):
+        raise ValueError(f"{len(tags)} tags for {len(correct)} verdicts")
+    per: dict[str, list[bool]] = {}
+    for tag, ok in zip(tags, correct):
+        per.setdefault(tag, []).append(bool(ok))
+    out = {tag: sum(v) / len(v) for tag, v in per.items()}
+    out["overall"] = sum(out.values()) / len(out) if out else float("nan")
+    return out
+
+
+def per_tag_accuracy(
+    metadata: Sequence[Metadata], images: torch.Tensor, detector: DetectorConfig | None = None
+) -> dict[str, float]:
+    """Strict GenEval accuracy per tag of ``images`` ``[B, 3, H, W]`` against ``metadata``, plus ``"overall"``."""
+    evals = evaluate_images(images, metadata, detector)
+    return summarize_accuracy([m.get("tag", "unknown") for m in metadata], [e.correct for e in evals])

@@ -1,0 +1,138 @@
+"""Tiny random SD3 and FLUX pipelines with the real diffusers classes, for tests, demos and benchmarks.
+
+They are saved with ``save_pretrained`` and loaded back through the same ``from_pretrained`` path that a user's
+``stabilityai/stable-diffusion-3.5-medium`` takes. Tokenizers are built in memory (byte-level CLIP without merges,
+a character-level T5 unigram), so nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import string
+from pathlib import Path
+
+import torch
+
+
+def _bytes_to_unicode() -> list[str]:
+    """GPT-2 / CLIP byte -> printable unicode table."""
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    cs = bs[:]
+    extra = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + extra)
+            extra += 1
+    return [chr(c) for c in cs]
+
+
+def tiny_clip_tokenizer(max_length: int = 77):
+    from transformers import CLIPTokenizer
+
+    chars = _bytes_to_unicode()
+    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
+    for c in chars:
+        vocab[c] = len(vocab)
+    for c in chars:
+        vocab[c + "</w>"] = len(vocab)
+    return CLIPTokenizer(vocab=vocab, merges=[], model_max_length=max_length)
+
+
+def tiny_t5_tokenizer(max_length: int = 64):
+    from transformers import T5Tokenizer
+
+    pieces = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("▁", -2.0)]
+    for ch in string.ascii_letters + string.digits + string.punctuation:
+        pieces += [("▁" + ch, -3.0), (ch, -4.0)]
+    return T5Tokenizer(vocab=pieces, extra_ids=0, model_max_length=max_length)
+
+
+CLIP_CONFIG = dict(
+    bos_token_id=0, eos_token_id=1, pad_token_id=1, vocab_size=514, hidden_size=32, intermediate_size=64,
+    num_attention_heads=4, num_hidden_layers=2, projection_dim=32, max_position_embeddings=77, hidden_act="gelu",
+)
+T5_CONFIG = dict(
+    vocab_size=192, d_model=64, d_kv=16, d_ff=128, num_layers=2, num_heads=4, dropout_rate=0.0,
+    relative_attention_num_buckets=8, pad_token_id=0, eos_token_id=1, decoder_start_token_id=0,
+)
+
+
+def _vae(shift: float, scale: float):
+    from diffusers import AutoencoderKL
+
+    return AutoencoderKL(
+        in_channels=3, out_channels=3, latent_channels=16, down_block_types=["DownEncoderBlock2D"] * 4,
+        up_block_types=["UpDecoderBlock2D"] * 4, block_out_channels=[8, 8, 8, 8], layers_per_block=1,
+        norm_num_groups=1, sample_size=64, use_quant_conv=False, use_post_quant_conv=False,
+        shift_factor=shift, scaling_factor=scale,
+    )
+
+
+def tiny_sd3_pipeline(seed: int = 0, num_layers: int = 2, pos_embed_max_size: int = 32):
+    """A random StableDiffusion3Pipeline with real SD3 geometry (16 latent channels, VAE /8, patch 2)."""
+    from diffusers import FlowMatchEulerDiscreteScheduler, SD3Transformer2DModel, StableDiffusion3Pipeline
+    from transformers import CLIPTextConfig, CLIPTextModelWithProjection, T5Config, T5EncoderModel
+
+    torch.manual_seed(seed)
+    transformer = SD3Transformer2DModel(
+        sample_size=16, patch_size=2, in_channels=16, out_channels=16, num_layers=num_layers, attention_head_dim=8,
+        num_attention_heads=4, joint_attention_dim=64, caption_projection_dim=32, pooled_projection_dim=64,
+        pos_embed_max_size=pos_embed_max_size,
+    )
+    pipe = StableDiffusion3Pipeline(
+        transformer=transformer,
+        scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0),
+        vae=_vae(0.0609, 1.5035),
+        text_encoder=CLIPTextModelWithProjection(CLIPTextConfig(**CLIP_CONFIG)),
+        tokenizer=tiny_clip_tokenizer(),
+        text_encoder_2=CLIPTextModelWithProjection(CLIPTextConfig(**CLIP_CONFIG)),
+        tokenizer_2=tiny_clip_tokenizer(),
+        text_encoder_3=T5EncoderModel(T5Config(**T5_CONFIG)),
+        tokenizer_3=tiny_t5_tokenizer(),
+    )
+    return _eval(pipe)
+
+
+def tiny_flux_pipeline(seed: int = 0):
+    """A random FluxPipeline (guidance-distilled geometry: 2x2 packed 16-channel latents, guidance embedding)."""
+    from diffusers import FlowMatchEulerDiscreteScheduler, FluxPipeline, FluxTransformer2DModel
+    from transformers import CLIPTextConfig, CLIPTextModel, T5Config, T5EncoderModel
+
+    torch.manual_seed(seed)
+    transformer = FluxTransformer2DModel(
+        patch_size=1, in_channels=64, num_layers=1, num_single_layers=2, attention_head_dim=16,
+        num_attention_heads=2, joint_attention_dim=64, pooled_projection_dim=32, guidance_embeds=True,
+        axes_dims_rope=(4, 4, 8),
+    )
+    scheduler = FlowMatchEulerDiscreteScheduler(
+        shift=3.0, use_dynamic_shifting=True, base_shift=0.5, max_shift=1.15, base_image_seq_len=256,
+        max_image_seq_len=4096,
+    )
+    pipe = FluxPipeline(
+        transformer=transformer,
+        scheduler=scheduler,
+        vae=_vae(0.1159, 0.3611),
+        text_encoder=CLIPTextModel(CLIPTextConfig(**CLIP_CONFIG)),
+        tokenizer=tiny_clip_tokenizer(),
+        text_encoder_2=T5EncoderModel(T5Config(**T5_CONFIG)),
+        tokenizer_2=tiny_t5_tokenizer(),
+    )
+    return _eval(pipe)
+
+
+def _eval(pipe):
+    for name in ("transformer", "vae", "text_encoder", "text_encoder_2", "text_encoder_3"):
+        module = getattr(pipe, name, None)
+        if module is not None:
+            module.eval()
+    return pipe
+
+
+def save_tiny_pipeline(backbone: str, directory: str | Path, seed: int = 0) -> Path:
+    """Build a tiny pipeline and ``save_pretrained`` it; returns the directory."""
+    builders = {"sd3": tiny_sd3_pipeline, "flux": tiny_flux_pipeline}
+    if backbone not in builders:
+        raise ValueError(f"unknown backbone {backbone!r}; choose from {sorted(builders)}")
+    directory = Path(directory)
+    builders[backbone](seed=seed).save_pretrained(directory)
+    return directory

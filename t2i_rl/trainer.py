@@ -1,0 +1,393 @@
+"""The flow-GRPO training loop, top to bottom: rollout, score, aggregate, advantage, update, log, checkpoint.
+
+One recipe for 1..N processes (accelerate). Every random choice is derived from ``(seed, step, ...)`` so that a
+run resumed from a checkpoint is identical to an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from collections import defaultdict
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import torch
+from accelerate import Accelerator
+from accelerate.utils import set_seed
+from tqdm.auto import tqdm
+
+from reward_models import RewardBatch, RewardOutput, build_reward, concat_outputs
+from t2i_rl import checkpoint as ckpt
+from t2i_rl.advantages import group_advantages
+from t2i_rl.aggregation import build_aggregator
+from t2i_rl.config import Config, ConfigError, save_config, to_dict
+from t2i_rl.data import PromptItem, load_prompts
+from t2i_rl.export import export_lora
+from t2i_rl.grpo import step_log_prob, train_timesteps
+from t2i_rl.losses import grpo_loss
+from t2i_rl.policies import load_policy
+from t2i_rl.rollout import Trajectory, generate, sample_trajectory
+from t2i_rl.sampler import GroupSampler, _mix
+from t2i_rl.sde import sde_window
+from t2i_rl.visualize import save_grid
+
+logger = logging.getLogger(__name__)
+
+
+class Trainer:
+    def __init__(self, config: Config, accelerator: Accelerator | None = None) -> None:
+        self.config = config
+        self.output_dir = Path(config.output_dir)
+        self.accelerator = accelerator or Accelerator(
+            mixed_precision=config.train.mixed_precision,
+            log_with=None if config.logging.log_with == "none" else config.logging.log_with,
+            project_dir=str(self.output_dir),
+            cpu=not torch.cuda.is_available(),
+        )
+        set_seed(config.seed)
+        m = config.model
+        self.policy = load_policy(m.backbone, m.pretrained, self.accelerator.device, m.dtype, m.revision)
+        self.policy.add_lora(m.lora_rank, m.lora_alpha, m.lora_target_modules, m.lora_init)
+        if m.gradient_checkpointing:
+            self.policy.enable_gradient_checkpointing()
+
+        self.prompts = load_prompts(config.data.prompts, list(config.data.inline_prompts))
+        self.eval_prompts = (
+            load_prompts(config.data.eval_prompts) if config.data.eval_prompts else self.prompts
+        )[: config.data.num_eval_prompts]
+        self.rewards = [build_reward(spec.name, **spec.args) for spec in config.rewards]
+        self.aggregator = build_aggregator(config.aggregator.name, **config.aggregator.args)
+
+        t = config.train
+        params = self.policy.lora_parameters()
+        optimizer = torch.optim.AdamW(
+            params, lr=t.learning_rate, betas=(t.adam_beta1, t.adam_beta2), weight_decay=t.adam_weight_decay,
+            eps=t.adam_epsilon,
+        )
+        from diffusers.optimization import get_scheduler
+
+        lr_scheduler = get_scheduler(t.lr_scheduler, optimizer, num_warmup_steps=t.lr_warmup_steps,
+                                     num_training_steps=max(1, t.num_steps * self.updates_per_step()))
+        forward_module, self.optimizer, self.lr_scheduler = self.accelerator.prepare(
+            self.policy.transformer, optimizer, lr_scheduler
+        )
+        self.policy.forward_module = forward_module
+        self.ema = None
+        if t.ema:
+            from diffusers.training_utils import EMAModel
+
+            self.ema = EMAModel(params, decay=t.ema_decay, use_ema_warmup=False)
+        self.sampler = GroupSampler(
+            len(self.prompts), config.rollout.images_per_prompt, config.rollout.batch_size,
+            self.accelerator.num_processes, self.accelerator.process_index, config.seed,
+        )
+        self.step = 0
+        self.history: list[dict[str, float]] = []
+
+    # ---------------------------------------------------------------------------------------- helpers
+    @property
+    def is_main(self) -> bool:
+        return self.accelerator.is_main_process
+
+    def micro_batches_per_step(self) -> int:
+        r, t = self.config.rollout, self.config.train
+        local = r.batch_size * r.batches_per_step
+        if local % t.micro_batch_size:
+            raise ConfigError(
+                f"rollout.batch_size * rollout.batches_per_step = {local} images per process is not a multiple of "
+                f"train.micro_batch_size = {t.micro_batch_size}"
+            )
+        return local // t.micro_batch_size
+
+    def updates_per_step(self) -> int:
+        t = self.config.train
+        return t.inner_epochs * math.ceil(self.micro_batches_per_step() / t.gradient_accumulation_steps)
+
+    def score(self, images: torch.Tensor, items: list[PromptItem]) -> RewardOutput:
+        batch = RewardBatch(images, [i.prompt for i in items], [i.metadata for i in items])
+        outputs = [reward(batch) for reward in self.rewards]
+        if len(outputs) == 1 and self.config.rewards[0].prefix is None:
+            return outputs[0]
+        prefixes = [spec.prefix or spec.name for spec in self.config.rewards]
+        return concat_outputs(outputs, prefixes)
+
+    # ---------------------------------------------------------------------------------------- rollout
+    @torch.no_grad()
+    def rollout(self, step: int) -> tuple[Trajectory, list[PromptItem], torch.Tensor]:
+        """Sample this process's trajectories for ``step``. Returns (trajectory, prompt items, group ids)."""
+        c = self.config
+        self.policy.transformer.eval()
+        window_gen = torch.Generator().manual_seed(_mix(c.seed, step, 7))
+        sde_steps = sde_window(c.sampling.train_steps, c.sampling.sde_window, window_gen)
+        sigmas = self.policy.sigmas(c.sampling.train_steps, c.sampling.resolution)
+        trajectories, items, group_ids = [], [], []
+        for b in range(c.rollout.batches_per_step):
+            slots = self.sampler.local_batch(step, b)
+            batch_items = [self.prompts[s.prompt_index] for s in slots]
+            cond = self.policy.encode([i.prompt for i in batch_items], c.sampling.negative_prompt, c.model.max_sequence_length)
+            noise = torch.cat(
+                [self.policy.initial_noise(1, c.sampling.resolution, torch.Generator().manual_seed(s.seed)) for s in slots]
+            )
+            gen = torch.Generator(device=self.accelerator.device).manual_seed(
+                _mix(c.seed, step, b, self.accelerator.process_index)
+            )
+            traj = sample_trajectory(
+                self.policy, cond, noise, sigmas, c.sampling.guidance_scale, c.sampling.noise_level,
+                c.sampling.resolution, sde_steps, gen,
+            )
+            trajectories.append(traj)
+            items += batch_items
+            group_ids.append(torch.tensor([s.group_id for s in slots]))
+        return Trajectory.cat(trajectories), items, torch.cat(group_ids)
+
+    def advantages(self, rewards: RewardOutput, group_ids: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        """Gather every process's rewards, aggregate and standardise per group, return this process's slice."""
+        acc = self.accelerator
+        scores = acc.gather(rewards.scores.to(acc.device)).cpu()
+        groups = acc.gather(group_ids.to(acc.device)).cpu()
+        aggregated = self.aggregator(scores, rewards.names, rewards.groups, groups)
+        adv = group_advantages(aggregated.rewards, groups, self.config.train.global_std)
+        n = rewards.scores.shape[0]
+        local = adv[acc.process_index * n : (acc.process_index + 1) * n]
+        metrics = {"reward/aggregate": aggregated.rewards.mean().item(), "reward/aggregate_std": aggregated.rewards.std().item()}
+        for k, name in enumerate(rewards.names):
+            column = scores[:, k]
+            if not torch.isnan(column).all():
+                metrics[f"reward/{name}"] = column.nanmean().item()
+        for group in sorted(set(rewards.groups)):
+            cols = [k for k, g in enumerate(rewards.groups) if g == group]
+            metrics[f"concept_group/{group}"] = scores[:, cols].nanmean().item()
+        metrics.update({f"aggregator/{k}": float(v) for k, v in aggregated.metrics.items()})
+        return local, metrics
+
+    # ----------------------------------------------------------------------------------------- update
+    def update(self, step: int, traj: Trajectory, advantages: torch.Tensor) -> dict[str, float]:
+        c, acc = self.config, self.accelerator
+        t = c.train
+        self.policy.transformer.train()
+        gen = torch.Generator().manual_seed(_mix(c.seed, step, 11, acc.process_index))
+        totals: dict[str, float] = defaultdict(float)
+        count = 0
+        num_micro = self.micro_batches_per_step()
+        for _ in range(t.inner_epochs):
+            order = torch.randperm(len(traj), generator=gen)
+            steps = train_timesteps(traj.sde_steps, len(traj), t.timestep_fraction, gen)
+            for m in range(num_micro):
+                idx = order[m * t.micro_batch_size : (m + 1) * t.micro_batch_size]
+                window = min(t.gradient_accumulation_steps, num_micro - (m // t.gradient_accumulation_steps) * t.gradient_accumulation_steps)
+                syncs = (m + 1) % t.gradient_accumulation_steps == 0 or m == num_micro - 1
+                micro, adv = traj.select(idx), advantages[idx].to(acc.device)
+                for j in range(steps.shape[1]):
+                    last = syncs and j == steps.shape[1] - 1
+                    with nullcontext() if last else acc.no_sync(self.policy.forward_module), acc.autocast():
+                        out = step_log_prob(self.policy, micro, steps[idx, j], c.sampling.guidance_scale,
+                                            c.sampling.noise_level, with_reference=t.beta > 0)
+                        loss, metrics = grpo_loss(out.log_prob, out.old_log_prob, adv, t.clip_range,
+                                                  t.adv_clip_max, out.kl, t.beta)
+                        acc.backward(loss / (steps.shape[1] * window))
+                    for k, v in metrics.items():
+                        totals[k] += v.item()
+                    count += 1
+                if syncs:
+                    if acc.sync_gradients and t.max_grad_norm > 0:
+                        totals["grad_norm"] += float(acc.clip_grad_norm_(self.policy.lora_parameters(), t.max_grad_norm))
+                    self.optimizer.step()
+                    self.lr_scheduler.step()
+                    self.optimizer.zero_grad(set_to_none=True)
+                    if self.ema is not None:
+                        self.ema.step(self.policy.lora_parameters())
+        updates = self.updates_per_step()
+        out = {f"train/{k}": v / count for k, v in totals.items() if k != "grad_norm"}
+        out["train/grad_norm"] = totals.get("grad_norm", 0.0) / updates
+        out["train/lr"] = self.lr_scheduler.get_last_lr()[0]
+        return out
+
+    # ------------------------------------------------------------------------------------------- eval
+    @torch.no_grad()
+    def evaluate(self, tag: str) -> dict[str, float]:
+        """Deterministic images of the eval prompts (EMA weights if enabled), their rewards and a grid."""
+        c = self.config
+        with self.ema_weights():
+            self.policy.transformer.eval()
+            items = self.eval_prompts
+            images = generate(
+                self.policy, [i.prompt for i in items], c.sampling.resolution, c.sampling.eval_steps,
+                c.sampling.guidance_scale, [c.seed + n for n in range(len(items))], c.sampling.negative_prompt,
+                c.model.max_sequence_length,
+            )
+        rewards = self.score(images, items)
+        groups = torch.arange(len(items))
+        aggregated = build_aggregator("weighted_sum")(rewards.scores, rewards.names, rewards.groups, groups)
+        metrics = {"eval/aggregate": aggregated.rewards.mean().item()}
+        for k, name in enumerate(rewards.names):
+            if not torch.isnan(rewards.scores[:, k]).all():
+                metrics[f"eval/{name}"] = rewards.scores[:, k].nanmean().item()
+        if self.is_main:
+            path = save_grid(images, [i.prompt for i in items], self.output_dir / "images" / f"{tag}.png")
+            self.log_images(tag, images, [i.prompt for i in items])
+            logger.info("saved %s", path)
+        return metrics
+
+    def ema_weights(self):
+        if self.ema is None:
+            return nullcontext()
+        return _EMAContext(self.ema, self.policy.lora_parameters())
+
+    # ------------------------------------------------------------------------------------ checkpoints
+    def training_state(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "optimizer": self.optimizer.state_dict(),
+            "lr_scheduler": self.lr_scheduler.state_dict(),
+            "ema": self.ema.state_dict() if self.ema is not None else None,
+            "aggregator": self.aggregator.state_dict(),
+            "history": self.history,
+            "config": to_dict(self.config),
+            "num_processes": self.accelerator.num_processes,
+        }
+
+    def save_checkpoint(self) -> Path:
+        acc = self.accelerator
+        staging = ckpt.staging_path(self.output_dir, self.step)
+        acc.wait_for_everyone()
+        if self.is_main and staging.exists():
+            import shutil
+
+            shutil.rmtree(staging)  # leftovers of a crash while writing this very step
+        acc.wait_for_everyone()
+        ckpt.save_process_files(
+            staging, acc.process_index,
+            self.policy.lora_state_dict() if self.is_main else None,
+            self.training_state() if self.is_main else None,
+        )
+        acc.wait_for_everyone()
+        final = staging.parent / f"step-{self.step:06d}"
+        if self.is_main:
+            final = ckpt.finalize(staging, self.step, self.config.checkpoint.keep_last)
+        acc.wait_for_everyone()
+        return final
+
+    def load_checkpoint(self, path: Path) -> None:
+        lora, state, rng = ckpt.load_checkpoint(path, self.accelerator.process_index)
+        self.policy.load_lora_state_dict(lora)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.lr_scheduler.load_state_dict(state["lr_scheduler"])
+        if self.ema is not None:
+            if state["ema"] is None:
+                raise ValueError(f"{path} was saved without EMA but train.ema is on; set train.ema=false to resume it")
+            self.ema.load_state_dict(state["ema"])
+        self.aggregator.load_state_dict(state["aggregator"])
+        self.step = state["step"]
+        self.history = list(state["history"])
+        if rng is not None:
+            ckpt.set_rng_state(rng)
+        if state.get("num_processes", 1) != self.accelerator.num_processes:
+            logger.warning("resuming a %d-process run on %d processes: prompts per process change",
+                           state["num_processes"], self.accelerator.num_processes)
+        logger.info("resumed from %s at step %d", path, self.step)
+
+    # ---------------------------------------------------------------------------------------- logging
+    def init_trackers(self) -> None:
+        if self.config.logging.log_with == "none":
+            return
+        kwargs = {"wandb": {"dir": str(self.output_dir)}} if self.config.logging.log_with == "wandb" else {}
+        config = json.loads(json.dumps(to_dict(self.config), default=str))
+        flat = {k: v if isinstance(v, (int, float, str, bool)) else json.dumps(v) for k, v in _flatten(config).items()}
+        self.accelerator.init_trackers(self.config.logging.project, config=flat, init_kwargs=kwargs)
+
+    def log(self, metrics: dict[str, float], step: int) -> None:
+        if self.config.logging.log_with != "none":
+            self.accelerator.log(metrics, step=step)
+        if self.is_main:
+            with open(self.output_dir / "metrics.jsonl", "a") as f:
+                f.write(json.dumps({"step": step, **metrics}) + "\n")
+
+    def log_images(self, tag: str, images: torch.Tensor, captions: list[str]) -> None:
+        tracker = self.config.logging.log_with
+        if tracker == "none":
+            return
+        arrays = (images.permute(0, 2, 3, 1).clamp(0, 1) * 255).byte().cpu().numpy()
+        if tracker == "wandb":
+            import wandb
+
+            self.accelerator.log({f"images/{tag}": [wandb.Image(a, caption=c) for a, c in zip(arrays, captions)]},
+                                 step=self.step)
+        else:
+            writer = self.accelerator.get_tracker("tensorboard", unwrap=True)
+            writer.add_images(f"images/{tag}", images.cpu(), self.step)
+
+    # ------------------------------------------------------------------------------------------- main
+    def train(self) -> list[dict[str, float]]:
+        c = self.config
+        if self.is_main:
+            self.output_dir.mkdir(parents=True, exist_ok=True)
+            save_config(c, self.output_dir / "config.yaml")
+        resume = ckpt.resolve_resume(c.checkpoint.resume, self.output_dir)
+        if resume is not None:
+            self.load_checkpoint(resume)
+        self.init_trackers()
+        if self.step == 0:
+            self.log(self.evaluate("step-000000"), 0)
+        bar = tqdm(range(self.step, c.train.num_steps), initial=self.step, total=c.train.num_steps,
+                   disable=not (self.is_main and c.logging.progress_bar), desc="flow-GRPO", dynamic_ncols=True)
+        for step in bar:
+            metrics = self.train_step(step)
+            self.step = step + 1
+            self.history.append(metrics)
+            if self.step % c.logging.log_every == 0 or self.step == c.train.num_steps:
+                self.log(metrics, self.step)
+            if c.logging.image_every and self.step % c.logging.image_every == 0:
+                self.log(self.evaluate(f"step-{self.step:06d}"), self.step)
+            if c.checkpoint.every and self.step % c.checkpoint.every == 0:
+                self.save_checkpoint()
+            bar.set_postfix(reward=f"{metrics['reward/aggregate']:.4f}", kl=f"{metrics.get('train/kl', 0):.2e}")
+        final = self.evaluate(f"step-{self.step:06d}-final")
+        self.log(final, self.step)
+        if not (ckpt.checkpoint_dir(self.output_dir) / f"step-{self.step:06d}").is_dir():
+            self.save_checkpoint()
+        if self.is_main:
+            with self.ema_weights():
+                export_lora(self.policy, self.output_dir / "lora")
+        self.accelerator.wait_for_everyone()
+        self.accelerator.end_training()
+        return self.history
+
+    def train_step(self, step: int) -> dict[str, float]:
+        t0 = time.perf_counter()
+        traj, items, group_ids = self.rollout(step)
+        t1 = time.perf_counter()
+        rewards = self.score(traj.images, items)
+        advantages, metrics = self.advantages(rewards, group_ids)
+        t2 = time.perf_counter()
+        metrics.update(self.update(step, traj, advantages))
+        t3 = time.perf_counter()
+        metrics.update({"time/rollout_s": t1 - t0, "time/reward_s": t2 - t1, "time/train_s": t3 - t2})
+        return metrics
+
+
+class _EMAContext:
+    """Swap EMA weights in for evaluation/export and restore the training weights afterwards."""
+
+    def __init__(self, ema, params) -> None:
+        self.ema, self.params = ema, params
+
+    def __enter__(self):
+        self.ema.store(self.params)
+        self.ema.copy_to(self.params)
+
+    def __exit__(self, *exc):
+        self.ema.restore(self.params)
+
+
+def _flatten(d: dict, prefix: str = "") -> dict[str, Any]:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and v:
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
