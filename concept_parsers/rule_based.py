@@ -345,6 +345,12 @@ class _Chunker:
             self.i += 1
             self.items.append(Item("ADV", w))
             return
+        if w in ("both", "all", "each") and prev in ("COMMA", "NP", "CONJ", "COP") and self.peek(1) is not None \
+                and self.peek(1).kind == "word" and _verb_info(self.peek(1).text) is not None \
+                and self.peek(1).text not in L.ALL_NOUNS:
+            self.i += 1
+            self.items.append(Item("ADV", w))  # floating quantifier: "a bear and a cat, both wearing hats"
+            return
         if w in L.PRONOUNS_SUBJECT | L.PRONOUNS_OBJECT and not (w == "her" and self._starts_np_after(1)) and not (
             w == "one" and self._starts_np_after(1)
         ):
@@ -403,6 +409,8 @@ class _Chunker:
                 return False
             if prev == "VERB" and form not in ("ing", "base"):
                 return False
+            return True
+        if self.items and self.items[-1].kind == "ADV" and self.items[-1].text in ("both", "all", "each"):
             return True
         if prev in ("CONJ", "COMMA"):
             # "... and jotting down notes": a verb when the clause already has one or the next token cannot
@@ -786,7 +794,8 @@ class _Builder:
                 return
             targets = self.clause_subjects() if self.cop else []
             if not targets and self.verb is not None:
-                targets = self.verb[1]  # "stood tall", "turned red"
+                targets = self.verb[1]  # "stood tall", "turned red": the verb is a copula here
+                self.verb = None
             if targets:
                 for s in targets:
                     for a in np.attributes:
@@ -917,7 +926,9 @@ class _Builder:
             self.cop = False
             return
         if self.prev == "NP" and self.last_np is not None:
-            self.pending = _Pending(canon, kind, [self.last_np])
+            # "two apples and three oranges on a plate": a coordinated subject shares the relation
+            subjects = list(self.subj) if self.group_ends_here() else [self.last_np]
+            self.pending = _Pending(canon, kind, subjects)
             return
         if self.prev in ("HAVE",):
             return
@@ -934,8 +945,10 @@ class _Builder:
         base, form, ing = it.verb
         after_cop = self.prev in ("COP",) or self.cop
         if self.prev == "NP" and self.last_np is not None and not self.cop:
-            if self.subj and not self.has_verb and form != "ing" and self.lookahead_rel(k) != "by":
-                subjects = list(self.subj)  # finite verb: the clause subject, not a noun inside its PP
+            if self.subj and not self.has_verb and self.lookahead_rel(k) != "by" and (
+                form != "ing" or self.group_ends_here()
+            ):
+                subjects = list(self.subj)  # the clause subject ("three cats and two dogs playing ...")
             else:
                 subjects = [self.last_np]  # "a cat chasing ...", "a mouse chased by ..."
         elif self.prev in ("SUB", "COMMA") and not self.subj and self.prev_subj:
@@ -950,6 +963,10 @@ class _Builder:
         self.has_verb = True
         self.verb = ((base, form, ing), subjects, [], after_cop)
         self.verb_at = k
+
+    def group_ends_here(self) -> bool:
+        """The last noun phrase closes a coordinated clause subject ("X and Y") with no verb yet."""
+        return len(self.subj) > 1 and self.subj[-1] == self.last_np and not self.has_verb and self.last_rel is None
 
     def lookahead_rel(self, k: int) -> str | None:
         for it in self.items[k + 1 :]:

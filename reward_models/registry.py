@@ -7,8 +7,17 @@ from typing import Any, Callable
 from reward_models.base import Reward
 from reward_models.image_stats import ImageStatsReward
 
+
+def _shapes_reward(**kwargs: Any) -> Reward:
+    """The shapes world's exact detector + GenEval rules (t2i_rl.shapes), imported only when used."""
+    from t2i_rl.shapes.reward import ShapesReward
+
+    return ShapesReward(**kwargs)
+
+
 REWARDS: dict[str, Callable[..., Reward]] = {
     "image_stats": ImageStatsReward,
+    "shapes": _shapes_reward,
 }
 
 

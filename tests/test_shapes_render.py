@@ -38,6 +38,7 @@ def test_scene_matches_metadata(seed):
         for k, a in enumerate(scene.objects):
             x0, y0, x1, y1 = a.box
             assert 0 < x0 < x1 < scene.width and 0 < y0 < y1 < scene.height
+            assert x1 - x0 == y1 - y0 and x1 - x0 >= 11  # layouts must not shrink objects to specks
             for b in scene.objects[k + 1 :]:
                 assert not boxes_overlap(a.box, b.box, gap=2)
 

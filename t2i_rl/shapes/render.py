@@ -100,8 +100,9 @@ def sample_scene(
 
     ``size`` is the image side (or ``(width, height)``); object sides are drawn uniformly from
     ``size_range`` times the shorter image side; ``gap_frac`` sets the minimum gap between objects.
-    Objects are placed one by one (``max_tries`` positions each); a failed layout restarts with objects 10 %
-    smaller, at most ``max_restarts`` times, then raises ``RuntimeError``.
+    Objects are placed one by one (``max_tries`` positions each); a failed layout restarts from scratch, with
+    objects 5 % smaller after every 10 failed layouts, at most ``max_restarts`` times, then raises
+    ``RuntimeError``.
     """
     gen = as_generator(rng)
     width, height = (size, size) if isinstance(size, int) else size
@@ -113,8 +114,8 @@ def sample_scene(
     constraints = {
         i: (req["position"][0], int(req["position"][1])) for i, req in enumerate(include) if req.get("position")
     }
-    scale = 1.0
-    for _ in range(max_restarts):
+    for restart in range(max_restarts):
+        scale = 0.95 ** (restart // 10)  # resample freely first; shrink only if layouts keep failing
         placed: list[PlacedObject] = []
         for shape, color, group in specs:
             box = None
@@ -135,7 +136,6 @@ def sample_scene(
             placed.append(PlacedObject(shape, color, box, group))
         else:
             return Scene(width, height, placed)
-        scale *= 0.9
     raise RuntimeError(f"could not lay out {metadata.get('prompt', metadata)!r} in {width}x{height}")
 
 

@@ -1,0 +1,70 @@
+import pytest
+import torch
+
+from t2i_rl.advantages import group_advantages
+from t2i_rl.losses import grpo_loss
+from t2i_rl.sampler import GroupSampler
+
+
+def test_advantages_zero_mean_per_group_and_hand_values():
+    r = torch.tensor([1.0, 2.0, 3.0, 10.0, 10.0, 16.0])
+    g = torch.tensor([0, 0, 0, 5, 5, 5])
+    a = group_advantages(r, g)
+    for gid in (0, 5):
+        assert a[g == gid].sum().abs() < 1e-5
+    std0 = torch.tensor([1.0, 2.0, 3.0]).std(unbiased=False).item()
+    assert a[0].item() == pytest.approx(-1.0 / (std0 + 1e-4), rel=1e-5)
+    glob = group_advantages(r, g, global_std=True)
+    assert glob[3].item() == pytest.approx((10 - 12) / (r.std(unbiased=False).item() + 1e-4), rel=1e-5)
+
+
+def test_constant_group_gets_zero_advantage_and_nan_is_rejected():
+    a = group_advantages(torch.tensor([0.5, 0.5, 0.1, 0.9]), torch.tensor([0, 0, 1, 1]))
+    assert torch.equal(a[:2], torch.zeros(2))
+    with pytest.raises(FloatingPointError):
+        group_advantages(torch.tensor([0.5, float("nan")]), torch.tensor([0, 0]))
+
+
+def test_grpo_loss_hand_values_and_clipping():
+    logp = torch.tensor([0.0, 0.0])
+    old = torch.tensor([0.0, 0.0])
+    adv = torch.tensor([1.0, -2.0])
+    loss, m = grpo_loss(logp, old, adv, clip_range=0.1, adv_clip_max=5)
+    assert loss.item() == pytest.approx(0.5) and m["ratio"].item() == 1.0 and m["clipfrac"].item() == 0
+    # ratio e^0.5 > 1.1 with A > 0: the clipped objective (1.1) is used, so no gradient flows.
+    lp = torch.tensor([0.5], requires_grad=True)
+    loss, m = grpo_loss(lp, torch.tensor([0.0]), torch.tensor([1.0]), clip_range=0.1, adv_clip_max=5)
+    assert loss.item() == pytest.approx(-1.1)
+    loss.backward()
+    assert lp.grad.item() == 0.0 and m["clipfrac"].item() == 1.0
+    # advantages are clipped to adv_clip_max, and beta * KL is added.
+    loss, _ = grpo_loss(torch.zeros(1), torch.zeros(1), torch.tensor([100.0]), 0.1, 5.0, kl=torch.tensor([2.0]), beta=0.5)
+    assert loss.item() == pytest.approx(-5.0 + 1.0)
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_sampler_keeps_groups_whole_and_processes_agree(processes):
+    k, batch = 4, 6  # 6 * 2 = 12 images = 3 groups; 6 on one process is not a multiple of 4
+    if (batch * processes) % k:
+        batch = 8
+    samplers = [GroupSampler(10, k, batch, processes, rank, seed=3) for rank in range(processes)]
+    for step in range(3):
+        for b in range(2):
+            slots = [s for sampler in samplers for s in sampler.local_batch(step, b)]
+            assert len(slots) == batch * processes
+            by_group = {}
+            for s in slots:
+                by_group.setdefault(s.group_id, []).append(s)
+            for members in by_group.values():
+                assert len(members) == k and len({m.prompt_index for m in members}) == 1
+                assert len({m.seed for m in members}) == k  # distinct noise per image
+            assert len({m[0].prompt_index for m in by_group.values()}) == len(by_group)  # distinct prompts
+    assert samplers[0].global_batch(1, 0) == GroupSampler(10, k, batch, processes, 0, seed=3).global_batch(1, 0)
+    assert samplers[0].global_batch(1, 0) != samplers[0].global_batch(2, 0)
+
+
+def test_sampler_rejects_groups_that_do_not_divide_the_batch_and_empty_prompts():
+    with pytest.raises(ValueError, match="not a multiple of rollout.images_per_prompt"):
+        GroupSampler(10, images_per_prompt=4, batch_size=6, num_processes=1)
+    with pytest.raises(ValueError, match="prompt list is empty"):
+        GroupSampler(0, 4, 8)

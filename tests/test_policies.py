@@ -1,0 +1,80 @@
+import pytest
+import torch
+
+from t2i_rl.grpo import step_log_prob
+from t2i_rl.losses import grpo_loss
+from t2i_rl.policies import load_policy
+from t2i_rl.rollout import sample_trajectory
+from t2i_rl.sde import ode_step
+
+PROMPTS = ["a red circle", "two blue squares"]
+
+
+@pytest.fixture(params=["sd3", "flux"])
+def policy(request, tiny_dirs):
+    policy = load_policy(request.param, str(tiny_dirs[request.param]))
+    policy.add_lora(rank=4, alpha=8)
+    return policy
+
+
+def test_ode_sampling_reproduces_the_diffusers_pipeline_exactly(policy):
+    cond = policy.encode(PROMPTS, max_sequence_length=16)
+    noise = policy.initial_noise(2, 64, torch.Generator().manual_seed(0))
+    sigmas = policy.sigmas(6, 64)
+    x = noise
+    for i in range(6):
+        x = ode_step(policy.velocity(x, sigmas[i], cond, 4.5), x, sigmas[i], sigmas[i + 1])
+    ours = policy.decode(x, 64)
+    theirs = policy.pipeline(PROMPTS, latents=noise, num_inference_steps=6, guidance_scale=4.5, height=64, width=64,
+                             max_sequence_length=16, output_type="pt").images
+    assert torch.equal(ours, theirs)
+
+
+def test_missing_model_path_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not a directory"):
+        load_policy("sd3", str(tmp_path / "nope"))
+    with pytest.raises(ValueError, match="unknown backbone"):
+        load_policy("sdxl", str(tmp_path))
+
+
+def test_default_lora_matches_flow_grpo_and_is_a_no_op_at_start(tiny_dirs):
+    policy = load_policy("sd3", str(tiny_dirs["sd3"]))
+    policy.add_lora()
+    assert (policy.lora_config.r, policy.lora_config.lora_alpha) == (32, 64)
+    assert all(p.requires_grad for p in policy.lora_parameters())
+    assert not any(p.requires_grad for n, p in policy.transformer.named_parameters() if "lora_" not in n)
+
+
+def _rollout(policy):
+    cond = policy.encode(PROMPTS * 2, max_sequence_length=16)
+    noise = policy.initial_noise(4, 64, torch.Generator().manual_seed(1))
+    return sample_trajectory(policy, cond, noise, policy.sigmas(4, 64), 4.5, 0.7, 64, None,
+                             torch.Generator().manual_seed(2))
+
+
+def test_on_policy_ratio_is_one_gradient_reaches_lora_only_and_kl_is_zero(policy):
+    traj = _rollout(policy)
+    steps = torch.tensor([0, 1, 2, 3])
+    out = step_log_prob(policy, traj, steps, 4.5, 0.7, with_reference=True)
+    assert torch.equal(out.log_prob.detach(), out.old_log_prob)  # same weights, same batch: ratio exactly 1
+    assert torch.equal(out.kl, torch.zeros(4))  # LoRA B = 0: policy == reference before the first update
+    loss, metrics = grpo_loss(out.log_prob, out.old_log_prob, torch.tensor([1.0, -1.0, 0.5, -0.5]), 1e-4, 5.0, out.kl, 0.04)
+    assert metrics["ratio"].item() == 1.0
+    loss.backward()
+    lora_grads = [p.grad for p in policy.lora_parameters()]
+    assert all(g is not None for g in lora_grads) and sum(g.abs().sum() for g in lora_grads) > 0
+    frozen = [n for n, p in policy.transformer.named_parameters() if "lora_" not in n and p.grad is not None]
+    frozen += [n for m in policy.frozen_modules() for n, p in m.named_parameters() if p.grad is not None]
+    assert frozen == []
+
+
+def test_reference_differs_after_an_update_and_adapter_comes_back(policy):
+    traj = _rollout(policy)
+    with torch.no_grad():
+        for p in policy.lora_parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    steps = torch.tensor([1, 1, 2, 2])
+    out = step_log_prob(policy, traj, steps, 4.5, 0.7, with_reference=True)
+    assert (out.kl > 0).all()
+    again = step_log_prob(policy, traj, steps, 4.5, 0.7, with_reference=False)
+    assert torch.equal(out.log_prob, again.log_prob)  # the reference context restored the adapter
