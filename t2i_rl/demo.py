@@ -17,7 +17,7 @@ from t2i_rl.tiny import save_tiny_pipeline
 from t2i_rl.trainer import Trainer
 from t2i_rl.visualize import plot_curves
 
-PROMPTS = ["a red circle", "a blue square", "two green triangles", "a yellow star", "a purple cube", "an orange ring"]
+PROMPTS = ["a red circle", "a blue square", "two green triangles"]
 
 
 def demo_overrides(out: Path, num_steps: int) -> list[str]:
@@ -45,7 +45,7 @@ def demo_overrides(out: Path, num_steps: int) -> list[str]:
         "train.ema=false",
         "checkpoint.every=20",
         "logging.image_every=0",
-        "data.num_eval_prompts=6",
+        "data.num_eval_prompts=3",
         "data.inline_prompts=[" + ",".join(PROMPTS) + "]",
         "rewards=[{name: image_stats, args: {statistics: [brightness]}}]",
     ]

@@ -29,7 +29,7 @@ from t2i_rl.data import PromptItem, load_prompts
 from t2i_rl.export import export_lora
 from t2i_rl.grpo import step_log_prob, train_timesteps
 from t2i_rl.losses import grpo_loss
-from t2i_rl.policies import load_policy
+from t2i_rl.policies import FlowPolicy, load_policy
 from t2i_rl.rollout import Trajectory, generate, sample_trajectory
 from t2i_rl.sampler import GroupSampler, _mix
 from t2i_rl.sde import sde_window
@@ -39,7 +39,8 @@ logger = logging.getLogger(__name__)
 
 
 class Trainer:
-    def __init__(self, config: Config, accelerator: Accelerator | None = None) -> None:
+    def __init__(self, config: Config, accelerator: Accelerator | None = None, policy: FlowPolicy | None = None) -> None:
+        """``policy`` skips loading ``config.model.pretrained`` (benchmarks with in-memory models); LoRA is still added."""
         self.config = config
         self.output_dir = Path(config.output_dir)
         self.accelerator = accelerator or Accelerator(
@@ -50,7 +51,7 @@ class Trainer:
         )
         set_seed(config.seed)
         m = config.model
-        self.policy = load_policy(m.backbone, m.pretrained, self.accelerator.device, m.dtype, m.revision)
+        self.policy = policy or load_policy(m.backbone, m.pretrained, self.accelerator.device, m.dtype, m.revision)
         self.policy.add_lora(m.lora_rank, m.lora_alpha, m.lora_target_modules, m.lora_init)
         if m.gradient_checkpointing:
             self.policy.enable_gradient_checkpointing()
