@@ -43,14 +43,14 @@ class GroupSampler:
 
     def global_batch(self, step: int, batch: int) -> list[Slot]:
         """All processes' slots of sampling batch ``batch`` in training step ``step``."""
-        gen = torch.Generator().manual_seed(_mix(self.seed, step, batch))
+        gen = torch.Generator().manual_seed(mix_seed(self.seed, step, batch))
         order = torch.cat([torch.randperm(self.num_prompts, generator=gen) for _ in range(self._cycles())])
         chosen = order[: self.prompts_per_batch].tolist()
         slots = []
         for g, prompt_index in enumerate(chosen):
             group_id = batch * self.prompts_per_batch + g
             for j in range(self.k):
-                slots.append(Slot(prompt_index, group_id, _mix(self.seed, step, batch, group_id, j) % 2**31))
+                slots.append(Slot(prompt_index, group_id, mix_seed(self.seed, step, batch, group_id, j) % 2**31))
         return slots
 
     def local_batch(self, step: int, batch: int) -> list[Slot]:
@@ -62,7 +62,7 @@ class GroupSampler:
         return -(-self.prompts_per_batch // self.num_prompts)
 
 
-def _mix(*values: int) -> int:
+def mix_seed(*values: int) -> int:
     """A deterministic 63-bit hash of integers (Python's hash() of ints is not mixed enough)."""
     h = 0x9E3779B97F4A7C15
     for v in values:

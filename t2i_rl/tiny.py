@@ -136,3 +136,43 @@ def save_tiny_pipeline(backbone: str, directory: str | Path, seed: int = 0) -> P
     directory = Path(directory)
     builders[backbone](seed=seed).save_pretrained(directory)
     return directory
+
+
+#: Settings under which flow-GRPO visibly raises a brightness reward on the tiny pipelines in 30 steps
+#: (tests/test_training.py asserts it; scripts/learning_check.py prints the figures).
+TINY_LEARNING = dict(
+    train__num_steps=30, train__learning_rate=3e-2, train__beta=0.0, train__ema=False, train__micro_batch_size=8,
+    sampling__train_steps=6, sampling__eval_steps=6,
+)
+
+
+def tiny_training_overrides(backbone: str, model_dir, output_dir, **extra) -> list[str]:
+    """A small, fast training configuration as dotted overrides; ``extra`` replaces keys (dots as __)."""
+    base = {
+        "output_dir": str(output_dir),
+        "model.backbone": backbone,
+        "model.pretrained": str(model_dir),
+        "model.lora_rank": 4,
+        "model.lora_alpha": 8,
+        "model.max_sequence_length": 16,
+        "sampling.resolution": 64,
+        "sampling.train_steps": 4,
+        "sampling.eval_steps": 4,
+        "rollout.images_per_prompt": 4,
+        "rollout.batch_size": 8,
+        "rollout.batches_per_step": 1,
+        "train.micro_batch_size": 4,
+        "train.gradient_accumulation_steps": 1,
+        "train.num_steps": 3,
+        "train.learning_rate": 1e-2,
+        "train.clip_range": 0.2,
+        "train.beta": 0.04,
+        "train.global_std": False,
+        "train.ema": True,
+        "checkpoint.every": 0,
+        "logging.progress_bar": False,
+        "data.num_eval_prompts": 2,
+        "data.inline_prompts": "[a red circle,a blue square,two green triangles]",
+    }
+    base.update({k.replace("__", "."): v for k, v in extra.items()})
+    return [f"{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in base.items()]

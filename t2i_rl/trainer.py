@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import shutil
 import time
 from collections import defaultdict
 from contextlib import nullcontext
@@ -31,7 +32,7 @@ from t2i_rl.grpo import step_log_prob, train_timesteps
 from t2i_rl.losses import grpo_loss
 from t2i_rl.policies import FlowPolicy, load_policy
 from t2i_rl.rollout import Trajectory, generate, sample_trajectory
-from t2i_rl.sampler import GroupSampler, _mix
+from t2i_rl.sampler import GroupSampler, mix_seed
 from t2i_rl.sde import sde_window
 from t2i_rl.visualize import save_grid
 
@@ -122,7 +123,7 @@ class Trainer:
         """Sample this process's trajectories for ``step``. Returns (trajectory, prompt items, group ids)."""
         c = self.config
         self.policy.transformer.eval()
-        window_gen = torch.Generator().manual_seed(_mix(c.seed, step, 7))
+        window_gen = torch.Generator().manual_seed(mix_seed(c.seed, step, 7))
         sde_steps = sde_window(c.sampling.train_steps, c.sampling.sde_window, window_gen)
         sigmas = self.policy.sigmas(c.sampling.train_steps, c.sampling.resolution)
         trajectories, items, group_ids = [], [], []
@@ -134,7 +135,7 @@ class Trainer:
                 [self.policy.initial_noise(1, c.sampling.resolution, torch.Generator().manual_seed(s.seed)) for s in slots]
             )
             gen = torch.Generator(device=self.accelerator.device).manual_seed(
-                _mix(c.seed, step, b, self.accelerator.process_index)
+                mix_seed(c.seed, step, b, self.accelerator.process_index)
             )
             traj = sample_trajectory(
                 self.policy, cond, noise, sigmas, c.sampling.guidance_scale, c.sampling.noise_level,
@@ -170,7 +171,7 @@ class Trainer:
         c, acc = self.config, self.accelerator
         t = c.train
         self.policy.transformer.train()
-        gen = torch.Generator().manual_seed(_mix(c.seed, step, 11, acc.process_index))
+        gen = torch.Generator().manual_seed(mix_seed(c.seed, step, 11, acc.process_index))
         totals: dict[str, float] = defaultdict(float)
         count = 0
         num_micro = self.micro_batches_per_step()
@@ -256,8 +257,6 @@ class Trainer:
         staging = ckpt.staging_path(self.output_dir, self.step)
         acc.wait_for_everyone()
         if self.is_main and staging.exists():
-            import shutil
-
             shutil.rmtree(staging)  # leftovers of a crash while writing this very step
         acc.wait_for_everyone()
         ckpt.save_process_files(

@@ -10,6 +10,7 @@ from safetensors.torch import load_file
 from reward_models import REWARDS, RewardOutput
 from t2i_rl import checkpoint as ckpt
 from t2i_rl.config import load_config
+from t2i_rl.tiny import TINY_LEARNING
 from t2i_rl.trainer import Trainer
 
 
@@ -17,10 +18,8 @@ def _trainer(backbone, tiny_dirs, out, **extra):
     return Trainer(load_config(None, tiny_overrides(backbone, tiny_dirs[backbone], out, **extra)))
 
 
-LEARN = dict(
-    train__num_steps=30, train__learning_rate=3e-2, train__beta=0.0, train__ema=False, train__micro_batch_size=8,
-    sampling__train_steps=6, sampling__eval_steps=6,
-)
+# scripts/learning_check.py prints the figures of this test with the same settings (docs/training.md).
+LEARN = TINY_LEARNING
 
 
 @pytest.mark.slow
