@@ -98,8 +98,6 @@ def main() -> None:
         "bicycle left of a black car,a photo of an orange clock]", *extra,
     ])
     trainer = Trainer(config, policy=SD3Policy(pipeline, device=device))
-    if args.arch == "sd35m" and config.model.gradient_checkpointing:
-        trainer.policy.enable_gradient_checkpointing()
     params = sum(p.numel() for p in trainer.policy.transformer.parameters())
     lora = sum(p.numel() for p in trainer.policy.lora_parameters())
     trainer.train_step(0)  # warm-up

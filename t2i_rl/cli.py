@@ -68,7 +68,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from t2i_rl import checkpoint as ckpt
     from t2i_rl.config import load_config
     from t2i_rl.export import export_lora
-    from t2i_rl.policies import load_policy
+    from t2i_rl.policies import build_policy
 
     run = Path(args.run)
     config = load_config(run / "config.yaml")
@@ -76,9 +76,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     if path is None or ckpt.verify(path):
         raise SystemExit(f"no intact checkpoint found in {run / 'checkpoints'}" if path is None else f"{path}: {ckpt.verify(path)}")
     lora, state, _ = ckpt.load_checkpoint(path, 0)
-    m = config.model
-    policy = load_policy(m.backbone, m.pretrained, "cpu", m.dtype, m.revision)
-    policy.add_lora(m.lora_rank, m.lora_alpha, m.lora_target_modules, m.lora_init)
+    policy = build_policy(config.model, "cpu")
     policy.load_lora_state_dict(lora)
     if state.get("ema") is not None and not args.no_ema:
         from diffusers.training_utils import EMAModel

@@ -24,13 +24,13 @@ from tqdm.auto import tqdm
 from reward_models import RewardBatch, RewardOutput, build_reward, concat_outputs
 from t2i_rl import checkpoint as ckpt
 from t2i_rl.advantages import group_advantages
-from t2i_rl.aggregation import build_aggregator
+from t2i_rl.aggregation import WeightedSum, build_aggregator
 from t2i_rl.config import Config, ConfigError, save_config, to_dict
 from t2i_rl.data import PromptItem, load_prompts
 from t2i_rl.export import export_lora
 from t2i_rl.grpo import step_log_prob, train_timesteps
 from t2i_rl.losses import grpo_loss
-from t2i_rl.policies import FlowPolicy, load_policy
+from t2i_rl.policies import FlowPolicy, build_policy, prepare_for_training
 from t2i_rl.rollout import Trajectory, generate, sample_trajectory
 from t2i_rl.sampler import GroupSampler, mix_seed
 from t2i_rl.sde import sde_window
@@ -51,11 +51,10 @@ class Trainer:
             cpu=not torch.cuda.is_available(),
         )
         set_seed(config.seed)
-        m = config.model
-        self.policy = policy or load_policy(m.backbone, m.pretrained, self.accelerator.device, m.dtype, m.revision)
-        self.policy.add_lora(m.lora_rank, m.lora_alpha, m.lora_target_modules, m.lora_init)
-        if m.gradient_checkpointing:
-            self.policy.enable_gradient_checkpointing()
+        if policy is None:
+            self.policy = build_policy(config.model, self.accelerator.device)
+        else:
+            self.policy = prepare_for_training(policy, config.model)
 
         self.prompts = load_prompts(config.data.prompts, list(config.data.inline_prompts))
         self.eval_prompts = (
@@ -156,10 +155,7 @@ class Trainer:
         n = rewards.scores.shape[0]
         local = adv[acc.process_index * n : (acc.process_index + 1) * n]
         metrics = {"reward/aggregate": aggregated.rewards.mean().item(), "reward/aggregate_std": aggregated.rewards.std().item()}
-        for k, name in enumerate(rewards.names):
-            column = scores[:, k]
-            if not torch.isnan(column).all():
-                metrics[f"reward/{name}"] = column.nanmean().item()
+        metrics.update(column_means(scores, rewards.names, "reward/"))
         for group in sorted(set(rewards.groups)):
             cols = [k for k, g in enumerate(rewards.groups) if g == group]
             metrics[f"concept_group/{group}"] = scores[:, cols].nanmean().item()
@@ -168,45 +164,62 @@ class Trainer:
 
     # ----------------------------------------------------------------------------------------- update
     def update(self, step: int, traj: Trajectory, advantages: torch.Tensor) -> dict[str, float]:
+        """Clipped-ratio updates on this step's rollouts; one optimizer update per accumulation window."""
         c, acc = self.config, self.accelerator
         t = c.train
         self.policy.transformer.train()
         gen = torch.Generator().manual_seed(mix_seed(c.seed, step, 11, acc.process_index))
         totals: dict[str, float] = defaultdict(float)
-        count = 0
-        num_micro = self.micro_batches_per_step()
+        passes, grad_norm = 0, 0.0
+        num_micro, accum = self.micro_batches_per_step(), t.gradient_accumulation_steps
         for _ in range(t.inner_epochs):
             order = torch.randperm(len(traj), generator=gen)
             steps = train_timesteps(traj.sde_steps, len(traj), t.timestep_fraction, gen)
             for m in range(num_micro):
                 idx = order[m * t.micro_batch_size : (m + 1) * t.micro_batch_size]
-                window = min(t.gradient_accumulation_steps, num_micro - (m // t.gradient_accumulation_steps) * t.gradient_accumulation_steps)
-                syncs = (m + 1) % t.gradient_accumulation_steps == 0 or m == num_micro - 1
-                micro, adv = traj.select(idx), advantages[idx].to(acc.device)
-                for j in range(steps.shape[1]):
-                    last = syncs and j == steps.shape[1] - 1
-                    with nullcontext() if last else acc.no_sync(self.policy.forward_module), acc.autocast():
-                        out = step_log_prob(self.policy, micro, steps[idx, j], c.sampling.guidance_scale,
-                                            c.sampling.noise_level, with_reference=t.beta > 0)
-                        loss, metrics = grpo_loss(out.log_prob, out.old_log_prob, adv, t.clip_range,
-                                                  t.adv_clip_max, out.kl, t.beta)
-                        acc.backward(loss / (steps.shape[1] * window))
-                    for k, v in metrics.items():
-                        totals[k] += v.item()
-                    count += 1
+                window = min(accum, num_micro - (m // accum) * accum)  # micro-batches in this update (last may be short)
+                syncs = (m + 1) % accum == 0 or m == num_micro - 1
+                for k, v in self._backward_micro_batch(traj.select(idx), advantages[idx], steps[idx], window, syncs):
+                    totals[k] += v
+                passes += steps.shape[1]
                 if syncs:
-                    if acc.sync_gradients and t.max_grad_norm > 0:
-                        totals["grad_norm"] += float(acc.clip_grad_norm_(self.policy.lora_parameters(), t.max_grad_norm))
-                    self.optimizer.step()
-                    self.lr_scheduler.step()
-                    self.optimizer.zero_grad(set_to_none=True)
-                    if self.ema is not None:
-                        self.ema.step(self.policy.lora_parameters())
-        updates = self.updates_per_step()
-        out = {f"train/{k}": v / count for k, v in totals.items() if k != "grad_norm"}
-        out["train/grad_norm"] = totals.get("grad_norm", 0.0) / updates
+                    grad_norm += self._optimizer_update()
+        out = {f"train/{k}": v / passes for k, v in totals.items()}
+        out["train/grad_norm"] = grad_norm / self.updates_per_step()
         out["train/lr"] = self.lr_scheduler.get_last_lr()[0]
         return out
+
+    def _backward_micro_batch(
+        self, micro: Trajectory, advantages: torch.Tensor, steps: torch.Tensor, window: int, syncs: bool
+    ) -> list[tuple[str, float]]:
+        """Backward the loss of each trained timestep; gradients sync across processes only on the very last one."""
+        c, acc = self.config, self.accelerator
+        advantages = advantages.to(acc.device)
+        metrics_out = []
+        for j in range(steps.shape[1]):
+            last = syncs and j == steps.shape[1] - 1
+            sync_context = nullcontext() if last else acc.no_sync(self.policy.forward_module)
+            with sync_context, acc.autocast():
+                out = step_log_prob(self.policy, micro, steps[:, j], c.sampling.guidance_scale,
+                                    c.sampling.noise_level, with_reference=c.train.beta > 0)
+                loss, metrics = grpo_loss(out.log_prob, out.old_log_prob, advantages, c.train.clip_range,
+                                          c.train.adv_clip_max, out.kl, c.train.beta)
+                acc.backward(loss / (steps.shape[1] * window))
+            metrics_out += [(k, v.item()) for k, v in metrics.items()]
+        return metrics_out
+
+    def _optimizer_update(self) -> float:
+        """Clip, step optimizer and LR schedule, update the EMA; returns the pre-clip gradient norm."""
+        t = self.config.train
+        grad_norm = 0.0
+        if t.max_grad_norm > 0:
+            grad_norm = float(self.accelerator.clip_grad_norm_(self.policy.lora_parameters(), t.max_grad_norm))
+        self.optimizer.step()
+        self.lr_scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.ema is not None:
+            self.ema.step(self.policy.lora_parameters())
+        return grad_norm
 
     # ------------------------------------------------------------------------------------------- eval
     @torch.no_grad()
@@ -222,12 +235,10 @@ class Trainer:
                 c.model.max_sequence_length,
             )
         rewards = self.score(images, items)
-        groups = torch.arange(len(items))
-        aggregated = build_aggregator("weighted_sum")(rewards.scores, rewards.names, rewards.groups, groups)
+        # One image per prompt: group statistics (GDPO, CMO) are undefined, so eval reports the plain concept mean.
+        aggregated = WeightedSum()(rewards.scores, rewards.names, rewards.groups, torch.arange(len(items)))
         metrics = {"eval/aggregate": aggregated.rewards.mean().item()}
-        for k, name in enumerate(rewards.names):
-            if not torch.isnan(rewards.scores[:, k]).all():
-                metrics[f"eval/{name}"] = rewards.scores[:, k].nanmean().item()
+        metrics.update(column_means(rewards.scores, rewards.names, "eval/"))
         if self.is_main:
             path = save_grid(images, [i.prompt for i in items], self.output_dir / "images" / f"{tag}.png")
             self.log_images(tag, images, [i.prompt for i in items])
@@ -367,6 +378,12 @@ class Trainer:
         t3 = time.perf_counter()
         metrics.update({"time/rollout_s": t1 - t0, "time/reward_s": t2 - t1, "time/train_s": t3 - t2})
         return metrics
+
+
+def column_means(scores: torch.Tensor, names: list[str], prefix: str) -> dict[str, float]:
+    """``{prefix + name: nanmean}`` for every column that applies to at least one image."""
+    applies = ~torch.isnan(scores).all(0)
+    return {f"{prefix}{name}": scores[:, k].nanmean().item() for k, name in enumerate(names) if applies[k]}
 
 
 class _EMAContext:

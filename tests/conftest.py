@@ -14,6 +14,14 @@ import transformers  # noqa: E402
 
 from t2i_rl.tiny import save_tiny_pipeline, tiny_training_overrides as tiny_overrides  # noqa: E402,F401
 
+from concept_parsers.evaluation import default_data_dir  # noqa: E402
+
+#: ../shared/benchmark_data (GenEval, T2I-CompBench); tests that read it skip where it is absent.
+BENCHMARK_DATA = default_data_dir()
+needs_benchmark_data = pytest.mark.skipif(
+    not BENCHMARK_DATA.is_dir(), reason=f"benchmark data not found at {BENCHMARK_DATA} (../shared)"
+)
+
 diffusers.utils.logging.set_verbosity_error()
 transformers.utils.logging.set_verbosity_error()
 

@@ -19,11 +19,11 @@ from concept_parsers import (
     parse,
     to_geneval_metadata,
 )
-from concept_parsers.evaluation import default_data_dir, read_jsonl
+from concept_parsers.evaluation import read_jsonl
 from concept_parsers.graph import normalize_kind, pluralize
 
-DATA = default_data_dir()
-needs_data = pytest.mark.skipif(not DATA.is_dir(), reason=f"benchmark data not found at {DATA} (../shared)")
+from conftest import BENCHMARK_DATA as DATA  # noqa: E402
+from conftest import needs_benchmark_data as needs_data  # noqa: E402
 
 
 def _graph() -> ConceptGraph:

@@ -13,15 +13,14 @@ from concept_parsers import lexicon as L
 from concept_parsers.evaluation import (
     COMPBENCH_FILES,
     category_recovery,
-    default_data_dir,
     gold_match,
     read_jsonl,
     read_lines,
 )
 from concept_parsers.rule_based import _parse_impl, strip_framing, tokenize
 
-DATA = default_data_dir()
-needs_data = pytest.mark.skipif(not DATA.is_dir(), reason=f"benchmark data not found at {DATA} (../shared)")
+from conftest import BENCHMARK_DATA as DATA  # noqa: E402
+from conftest import needs_benchmark_data as needs_data  # noqa: E402
 
 
 def objs(g: ConceptGraph) -> list[tuple]:
