@@ -1,0 +1,46 @@
+"""The shapes model: SD3 component classes, loads with StableDiffusion3Pipeline.from_pretrained, pretrain script runs."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from diffusers import StableDiffusion3Pipeline
+
+from t2i_rl.policies import SD3Policy
+from t2i_rl.shapes.model import RESOLUTION, accuracy_table, build_shapes_pipeline, heldout_accuracy
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_shapes_pipeline_is_sd3_and_round_trips(tmp_path):
+    build_shapes_pipeline(seed=0).save_pretrained(tmp_path)
+    pipe = StableDiffusion3Pipeline.from_pretrained(tmp_path)
+    assert type(pipe.transformer).__name__ == "SD3Transformer2DModel" and pipe.vae.config.latent_channels == 16
+    assert pipe.vae_scale_factor == 4
+    size_mb = sum(p.stat().st_size for p in tmp_path.rglob("*") if p.is_file()) / 2**20
+    assert size_mb <= 30
+    policy = SD3Policy(pipe)
+    policy.add_lora(rank=4, alpha=4)
+    acc, images, correct = heldout_accuracy(policy, [{"tag": "single_object", "prompt": "a photo of a circle",
+                                                      "include": [{"class": "circle", "count": 1}]}], [0, 1], num_steps=2)
+    assert images.shape == (2, 3, RESOLUTION, RESOLUTION) and len(correct) == 2
+    assert set(acc) == {"single_object", "overall"} and 0 <= acc["overall"] <= 1
+    assert "| a | " in accuracy_table({"a": acc})
+
+
+@pytest.mark.slow
+def test_pretrain_script_smoke(tmp_path):
+    out = tmp_path / "model"
+    cmd = [sys.executable, str(ROOT / "scripts" / "pretrain_shapes.py"), "--out", str(out), "--vae-steps", "2",
+           "--renders-per-prompt", "1", "--minutes", "0.02", "--eval-seeds", "0", "--batch", "4"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "TQDM_DISABLE": "1"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    log = json.loads((out / "pretrain_log.json").read_text())
+    assert log["transformer_steps"] >= 1 and log["vae_loss"]["last_100"] > 0 and log["size_MB"] <= 30
+    pipe = StableDiffusion3Pipeline.from_pretrained(out)
+    assert pipe.vae.config.scaling_factor == pytest.approx(log["vae_latent_shift_scale"][1])
+    assert torch.isfinite(next(pipe.transformer.parameters())).all()
