@@ -23,7 +23,7 @@ import transformers
 from tqdm.auto import tqdm
 
 from t2i_rl.policies.sd3 import SD3Policy
-from t2i_rl.shapes.model import RESOLUTION, accuracy_table, build_shapes_pipeline, heldout_accuracy
+from t2i_rl.shapes.model import RESOLUTION, T5_MAX_LENGTH, accuracy_table, build_shapes_pipeline, heldout_accuracy
 from t2i_rl.shapes.prompts import heldout_prompts, train_prompts
 from t2i_rl.shapes.render import render_batch
 
@@ -74,7 +74,7 @@ def train_transformer(pipe, latents, prompt_ids, metas, minutes: float, batch: i
         x0 = latents[idx]
         texts = [prompts[prompt_ids[i]] if torch.rand((), generator=gen) > 0.1 else "" for i in idx.tolist()]
         embeds, _, pooled, _ = pipe.encode_prompt(texts, None, None, do_classifier_free_guidance=False,
-                                                  max_sequence_length=64)
+                                                  max_sequence_length=T5_MAX_LENGTH)
         sigma = torch.sigmoid(torch.randn(batch, generator=gen)).view(-1, 1, 1, 1)  # logit-normal(0, 1)
         noise = torch.randn(x0.shape, generator=gen)
         x_t = (1 - sigma) * x0 + sigma * noise

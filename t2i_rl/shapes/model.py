@@ -18,13 +18,65 @@ SHIPPED_MODEL = Path(__file__).resolve().parents[1] / "assets" / "shapes-sd3"
 RESOLUTION = 64
 
 
+#: Text lengths of the shapes model: prompts have at most 10 words.
+CLIP_MAX_LENGTH = 24
+T5_MAX_LENGTH = 16
+
+
+def shapes_words() -> list[str]:
+    from t2i_rl.shapes.prompts import all_prompts
+
+    return sorted({w for m in all_prompts() for w in m["prompt"].split()})
+
+
+def word_clip_tokenizer(words: list[str], max_length: int = CLIP_MAX_LENGTH):
+    """Byte-level CLIP BPE whose merges build each vocabulary word, so a shapes prompt is about one token a word
+    (the text sequence, not the image, dominated the cost of a training step with a merge-free tokenizer)."""
+    from transformers import CLIPTokenizer
+
+    from t2i_rl.tiny import _bytes_to_unicode
+
+    chars = _bytes_to_unicode()
+    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
+    for c in chars + [c + "</w>" for c in chars]:
+        vocab[c] = len(vocab)
+    merges: list[tuple[str, str]] = []
+    for word in words:
+        parts = list(word[:-1]) + [word[-1] + "</w>"]
+        current = parts[0]
+        for nxt in parts[1:]:
+            if (current, nxt) not in merges:
+                merges.append((current, nxt))
+            current += nxt
+            vocab.setdefault(current, len(vocab))
+    return CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=max_length)
+
+
+def word_t5_tokenizer(words: list[str], max_length: int = T5_MAX_LENGTH):
+    """A unigram T5 tokenizer with one piece per vocabulary word (characters remain as a fallback)."""
+    import string
+
+    from transformers import T5Tokenizer
+
+    pieces = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("▁", -2.0)]
+    pieces += [("▁" + w, -1.0) for w in words]
+    for ch in string.ascii_letters + string.digits + string.punctuation:
+        pieces += [("▁" + ch, -8.0), (ch, -9.0)]
+    return T5Tokenizer(vocab=pieces, extra_ids=0, model_max_length=max_length)
+
+
 def build_shapes_pipeline(seed: int = 0, width: int = 128, layers: int = 4):
     """A fresh, randomly initialised shapes pipeline (before pretraining)."""
     from diffusers import AutoencoderKL, FlowMatchEulerDiscreteScheduler, SD3Transformer2DModel, StableDiffusion3Pipeline
     from transformers import CLIPTextConfig, CLIPTextModelWithProjection, T5Config, T5EncoderModel
 
-    from t2i_rl.tiny import CLIP_CONFIG, T5_CONFIG, tiny_clip_tokenizer, tiny_t5_tokenizer
+    from t2i_rl.tiny import CLIP_CONFIG, T5_CONFIG
 
+    words = shapes_words()
+    clip_tokenizers = [word_clip_tokenizer(words), word_clip_tokenizer(words)]
+    t5_tokenizer = word_t5_tokenizer(words)
+    clip_config = {**CLIP_CONFIG, "vocab_size": len(clip_tokenizers[0])}
+    t5_config = {**T5_CONFIG, "vocab_size": len(t5_tokenizer)}
     torch.manual_seed(seed)
     vae = AutoencoderKL(
         in_channels=3, out_channels=3, latent_channels=16, down_block_types=["DownEncoderBlock2D"] * 3,
@@ -40,16 +92,16 @@ def build_shapes_pipeline(seed: int = 0, width: int = 128, layers: int = 4):
     )
     return StableDiffusion3Pipeline(
         transformer=transformer, vae=vae, scheduler=FlowMatchEulerDiscreteScheduler(shift=1.0),
-        text_encoder=CLIPTextModelWithProjection(CLIPTextConfig(**CLIP_CONFIG)), tokenizer=tiny_clip_tokenizer(),
-        text_encoder_2=CLIPTextModelWithProjection(CLIPTextConfig(**CLIP_CONFIG)), tokenizer_2=tiny_clip_tokenizer(),
-        text_encoder_3=T5EncoderModel(T5Config(**T5_CONFIG)), tokenizer_3=tiny_t5_tokenizer(64),
+        text_encoder=CLIPTextModelWithProjection(CLIPTextConfig(**clip_config)), tokenizer=clip_tokenizers[0],
+        text_encoder_2=CLIPTextModelWithProjection(CLIPTextConfig(**clip_config)), tokenizer_2=clip_tokenizers[1],
+        text_encoder_3=T5EncoderModel(T5Config(**t5_config)), tokenizer_3=t5_tokenizer,
     )
 
 
 @torch.no_grad()
 def heldout_accuracy(
     policy, metadata: Sequence[dict[str, Any]], seeds: Sequence[int], num_steps: int = 20, guidance_scale: float = 4.5,
-    batch_size: int = 64, max_sequence_length: int = 64,
+    batch_size: int = 64, max_sequence_length: int = T5_MAX_LENGTH,
 ) -> tuple[dict[str, float], torch.Tensor, list[bool]]:
     """Strict GenEval accuracy per tag (and "overall" = mean of tags) of ODE samples, one per (prompt, seed).
 
