@@ -269,7 +269,7 @@ def _object_from_dict(od: Any, strict: bool) -> ConceptObject:
         noun = " ".join(noun.lower().split())
     count = od.get("count", 1)
     if isinstance(count, bool) or not isinstance(count, (int, float)) or count != int(count):
-        if strict or not (isinstance(count, str) and count.strip().isdigit()):
+        if strict or not (isinstance(count, str) and count.strip().isdecimal()):
             raise ValueError(f"'count' must be an integer, got {count!r}")
     count = int(count)
     if not 0 <= count <= MAX_COUNT:

@@ -44,7 +44,7 @@ DETERMINERS = SINGULAR_DETERMINERS | DEFINITE_DETERMINERS | {"no", "all", "other
 def number_value(word: str) -> int | None:
     """Integer value of a number word or digit string ("3", "twenty-one", "twenty one"), else None."""
     w = word.lower().strip()
-    if w.isdigit():
+    if w.isdecimal():  # isdigit() accepts "❶" and "²", which int() rejects
         return int(w) if len(w) <= 6 else None
     if w in NUMBER_WORDS:
         return NUMBER_WORDS[w]

@@ -22,6 +22,13 @@ needs_benchmark_data = pytest.mark.skipif(
     not BENCHMARK_DATA.is_dir(), reason=f"benchmark data not found at {BENCHMARK_DATA} (../shared)"
 )
 
+# Property tests are derandomized by default so CI is reproducible; HYPOTHESIS_PROFILE=explore searches afresh.
+from hypothesis import settings  # noqa: E402
+
+settings.register_profile("ci", derandomize=True)
+settings.register_profile("explore", derandomize=False, max_examples=2000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
 diffusers.utils.logging.set_verbosity_error()
 transformers.utils.logging.set_verbosity_error()
 

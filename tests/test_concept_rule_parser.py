@@ -397,6 +397,13 @@ _VOCAB = sorted({"a", "an", "the", "two", "3", "and", ",", ".", "is", "are", "wi
                 | set(list(L.RELATION_PHRASES)[:40]) | set(list(L.COLOURS)[:20]) | set(list(L.VERB_BASES)[:30]))
 
 
+@pytest.mark.parametrize("text", ["❶", "²", "3²", "٣ cats", "two ❷ dogs"])
+def test_unicode_digit_like_characters_are_not_counts(text):
+    # str.isdigit() is true for "❶" and "²" but int() rejects them (found by the fuzz test below).
+    _check_graph(_parse_impl(text))
+    assert L.number_value("❶") is None
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.text(max_size=80))
 def test_fuzz_random_text_never_raises(text):
