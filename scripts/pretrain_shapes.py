@@ -1,6 +1,6 @@
 """Pretrain the shipped tiny SD3-architecture shapes model from a seed, on 2 CPU cores.
 
-    python scripts/pretrain_shapes.py --out t2i_rl/assets/shapes-sd3 --seed 0 --vae-steps 1500 --minutes 40
+    python scripts/pretrain_shapes.py --out t2i_rl/assets/shapes-sd3 --seed 0 --steps 8000
 
 Stage 1 trains the VAE as an autoencoder of rendered training-split images and sets its scaling/shift factors from
 the latent statistics (as SD3's). Stage 2 trains the transformer and the T5 encoder with the rectified-flow loss
@@ -13,31 +13,35 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
+from collections import Counter
 from pathlib import Path
 
 import diffusers
 import torch
 import torch.nn.functional as F
 import transformers
+from diffusers.training_utils import EMAModel
 from tqdm.auto import tqdm
 
 from t2i_rl.policies.sd3 import SD3Policy
-from t2i_rl.shapes.model import RESOLUTION, T5_MAX_LENGTH, accuracy_table, build_shapes_pipeline, heldout_accuracy
+from t2i_rl.shapes.model import T5_MAX_LENGTH, accuracy_table, build_shapes_pipeline, heldout_accuracy
 from t2i_rl.shapes.prompts import heldout_prompts, train_prompts
 from t2i_rl.shapes.render import render_batch
 
 
 def train_vae(vae, metas, steps: int, batch: int, seed: int, log: dict) -> None:
     gen = torch.Generator().manual_seed(seed)
+    device = next(vae.parameters()).device
     opt = torch.optim.AdamW(vae.parameters(), lr=2e-3, weight_decay=0.0)
     vae.train()
     losses = []
     for step in tqdm(range(steps), desc="stage 1: VAE"):
         idx = torch.randint(len(metas), (batch,), generator=gen).tolist()
-        images = render_batch([metas[i] for i in idx], rng=seed * 100_003 + step) * 2 - 1
+        images = (render_batch([metas[i] for i in idx], rng=seed * 100_003 + step) * 2 - 1).to(device)
         posterior = vae.encode(images).latent_dist
-        recon = vae.decode(posterior.sample(generator=gen)).sample
+        recon = vae.decode(posterior.mean + posterior.std * torch.randn(posterior.mean.shape, generator=gen).to(device)).sample
         loss = F.mse_loss(recon, images) + 1e-6 * posterior.kl().mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -48,45 +52,79 @@ def train_vae(vae, metas, steps: int, batch: int, seed: int, log: dict) -> None:
 
 
 @torch.no_grad()
-def encode_dataset(vae, metas, per_prompt: int, seed: int) -> tuple[torch.Tensor, list[int]]:
-    """Latents of ``per_prompt`` renders of every training prompt, and each latent's prompt index."""
-    jobs = [i for i in range(len(metas)) for _ in range(per_prompt)]
+def encode_dataset(vae, metas, per_prompt: int, min_per_tag: int, seed: int) -> tuple[torch.Tensor, list[int]]:
+    """Latents of renders of every training prompt, and each latent's prompt index.
+
+    Every prompt gets ``per_prompt`` renders, and the prompts of a tag with few prompts (single_object has two in
+    the training split) get more, so that every tag has at least ``min_per_tag`` distinct renders.
+    """
+    per_tag = Counter(m["tag"] for m in metas)
+    jobs = [i for i, m in enumerate(metas) for _ in range(max(per_prompt, math.ceil(min_per_tag / per_tag[m["tag"]])))]
     latents = []
+    device = next(vae.parameters()).device
     for start in tqdm(range(0, len(jobs), 256), desc="encoding renders"):
         chunk = jobs[start : start + 256]
         images = render_batch([metas[i] for i in chunk], rng=seed * 7 + start) * 2 - 1
-        latents.append(vae.encode(images).latent_dist.mean)
+        latents.append(vae.encode(images.to(device)).latent_dist.mean)
     return torch.cat(latents), jobs
 
 
-def train_transformer(pipe, latents, prompt_ids, metas, minutes: float, batch: int, seed: int, log: dict) -> None:
-    gen = torch.Generator().manual_seed(seed)
+def sampling_weights(metas, prompt_ids: list[int], mixture: str) -> torch.Tensor:
+    """Per-latent sampling weights: "uniform" over renders, or "balanced": every tag equally often.
+
+    The training split is 75 % color_attr prompts, so uniform sampling shows a single object about 1 % of the time.
+    """
+    if mixture == "uniform":
+        return torch.ones(len(prompt_ids))
+    per_tag = Counter(metas[i]["tag"] for i in prompt_ids)
+    return torch.tensor([1.0 / per_tag[metas[i]["tag"]] for i in prompt_ids])
+
+
+def learning_rate(step: int, peak: float, warmup: int, total: int | None) -> float:
+    """Linear warm-up, then cosine decay to 10 % of the peak over ``total`` steps (constant when it is unknown)."""
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    if total is None:
+        return peak
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def train_transformer(pipe, latents, prompt_ids, metas, args, log: dict) -> EMAModel:
+    """SD3's rectified-flow loss on (latent, prompt) pairs; returns the EMA of the transformer's weights."""
+    gen = torch.Generator().manual_seed(args.seed)
+    device = latents.device
     params = list(pipe.transformer.parameters()) + list(pipe.text_encoder_3.parameters())
-    opt = torch.optim.AdamW(params, lr=1e-3, weight_decay=1e-4)
+    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=1e-4)
+    ema = EMAModel(params, decay=args.ema_decay, use_ema_warmup=True, foreach=True)
     pipe.transformer.train()
     pipe.text_encoder_3.train()
     prompts = [m["prompt"] for m in metas]
-    deadline = time.perf_counter() + 60 * minutes
+    weights = sampling_weights(metas, prompt_ids, args.mixture)
+    deadline = time.perf_counter() + 60 * args.minutes
     losses, step = [], 0
-    bar = tqdm(desc="stage 2: transformer", unit="step")
-    while time.perf_counter() < deadline:
-        idx = torch.randint(len(latents), (batch,), generator=gen)
-        x0 = latents[idx]
+    bar = tqdm(desc="stage 2: transformer", unit="step", total=args.steps)
+    t0 = time.perf_counter()
+    while time.perf_counter() < deadline and (args.steps is None or step < args.steps):
+        idx = torch.multinomial(weights, args.batch, replacement=True, generator=gen)
+        x0 = latents[idx.to(device)]
         texts = [prompts[prompt_ids[i]] if torch.rand((), generator=gen) > 0.1 else "" for i in idx.tolist()]
         embeds, _, pooled, _ = pipe.encode_prompt(texts, None, None, do_classifier_free_guidance=False,
-                                                  max_sequence_length=T5_MAX_LENGTH)
-        sigma = torch.sigmoid(torch.randn(batch, generator=gen)).view(-1, 1, 1, 1)  # logit-normal(0, 1)
-        noise = torch.randn(x0.shape, generator=gen)
+                                                  max_sequence_length=T5_MAX_LENGTH, device=device)
+        # logit-normal(sigma_mean, 1) noise levels; a negative mean spends more steps near the data, where edges form
+        sigma = torch.sigmoid(args.sigma_mean + torch.randn(args.batch, generator=gen)).view(-1, 1, 1, 1).to(device)
+        noise = torch.randn(x0.shape, generator=gen).to(device)
         x_t = (1 - sigma) * x0 + sigma * noise
         v = pipe.transformer(hidden_states=x_t, timestep=sigma.flatten() * 1000, encoder_hidden_states=embeds,
                              pooled_projections=pooled, return_dict=False)[0]
         loss = F.mse_loss(v, noise - x0)
-        for group in opt.param_groups:  # linear warm-up, then cosine decay over the expected number of steps
-            group["lr"] = 1e-3 * min(1.0, (step + 1) / 200)
+        for group in opt.param_groups:
+            group["lr"] = learning_rate(step, args.lr, 200, args.steps)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
+        ema.step(params)
         losses.append(loss.item())
         step += 1
         bar.update()
@@ -97,43 +135,57 @@ def train_transformer(pipe, latents, prompt_ids, metas, minutes: float, batch: i
     pipe.text_encoder_3.eval()
     chunks = max(1, len(losses) // 10)
     log["transformer_steps"] = step
+    log["transformer_steps_per_s"] = round(step / (time.perf_counter() - t0), 3)
     log["transformer_loss_by_tenth"] = [round(sum(losses[i : i + chunks]) / len(losses[i : i + chunks]), 4)
                                         for i in range(0, len(losses), chunks)]
+    return ema
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="t2i_rl/assets/shapes-sd3")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--vae-steps", type=int, default=1500)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--vae-steps", type=int, default=800)
     parser.add_argument("--renders-per-prompt", type=int, default=64)
-    parser.add_argument("--minutes", type=float, default=40.0, help="wall-clock budget of stage 2")
-    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--min-renders-per-tag", type=int, default=2048)
+    parser.add_argument("--mixture", choices=["balanced", "uniform"], default="balanced",
+                        help="balanced: every GenEval tag equally often; uniform: every training prompt equally often")
+    parser.add_argument("--steps", type=int, default=None, help="transformer steps (cosine LR decay over them)")
+    parser.add_argument("--minutes", type=float, default=85.0, help="wall-clock cap of stage 2")
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--ema-decay", type=float, default=0.999)
+    parser.add_argument("--sigma-mean", type=float, default=0.0, help="location of the logit-normal noise levels")
     parser.add_argument("--width", type=int, default=128)
     parser.add_argument("--layers", type=int, default=4)
-    parser.add_argument("--eval-seeds", type=int, default=4, help="0 skips the accuracy measurement")
+    parser.add_argument("--patch-size", type=int, default=2)
+    parser.add_argument("--eval-seeds", type=int, default=8, help="0 skips the accuracy measurement")
     args = parser.parse_args()
     diffusers.utils.logging.set_verbosity_error()
     transformers.utils.logging.set_verbosity_error()
     torch.manual_seed(args.seed)
     start = time.perf_counter()
     log: dict = {"command": "python scripts/pretrain_shapes.py " + " ".join(
-        f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()), "torch_threads": torch.get_num_threads()}
+        f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if v is not None),
+        "torch_threads": torch.get_num_threads()}
 
-    pipe = build_shapes_pipeline(args.seed, args.width, args.layers)
+    pipe = build_shapes_pipeline(args.seed, args.width, args.layers, args.patch_size).to(args.device)
     train, held = train_prompts(), heldout_prompts()
     train_vae(pipe.vae, train, args.vae_steps, 16, args.seed, log)
-    latents, prompt_ids = encode_dataset(pipe.vae, train, args.renders_per_prompt, args.seed)
+    latents, prompt_ids = encode_dataset(pipe.vae, train, args.renders_per_prompt, args.min_renders_per_tag, args.seed)
     shift, scale = latents.mean().item(), 1.0 / latents.std().item()
     pipe.vae.register_to_config(shift_factor=shift, scaling_factor=scale)
     latents = (latents - shift) * scale
     log["vae_latent_shift_scale"] = [shift, scale]
-    train_transformer(pipe, latents, prompt_ids, train, args.minutes, args.batch, args.seed, log)
+    log["renders"] = len(prompt_ids)
+    ema = train_transformer(pipe, latents, prompt_ids, train, args, log)
+    ema.copy_to(list(pipe.transformer.parameters()) + list(pipe.text_encoder_3.parameters()))
 
     out = Path(args.out)
-    pipe.save_pretrained(out)
+    pipe.to("cpu").save_pretrained(out)
     if args.eval_seeds:
-        policy = SD3Policy.from_pretrained(str(out))
+        policy = SD3Policy.from_pretrained(str(out), device=args.device)
         seeds = list(range(1000, 1000 + args.eval_seeds))
         acc_train, _, _ = heldout_accuracy(policy, train, seeds)
         acc_held, _, _ = heldout_accuracy(policy, held, seeds)

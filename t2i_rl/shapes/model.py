@@ -65,8 +65,11 @@ def word_t5_tokenizer(words: list[str], max_length: int = T5_MAX_LENGTH):
     return T5Tokenizer(vocab=pieces, extra_ids=0, model_max_length=max_length)
 
 
-def build_shapes_pipeline(seed: int = 0, width: int = 128, layers: int = 4):
-    """A fresh, randomly initialised shapes pipeline (before pretraining)."""
+def build_shapes_pipeline(seed: int = 0, width: int = 128, layers: int = 4, patch_size: int = 2):
+    """A fresh, randomly initialised shapes pipeline (before pretraining).
+
+    ``patch_size`` 2 gives 8x8 image tokens from the 16x16 latent (SD3's choice); 1 gives 16x16 tokens (finer
+    shape edges, about 4x the transformer cost)."""
     from diffusers import AutoencoderKL, FlowMatchEulerDiscreteScheduler, SD3Transformer2DModel, StableDiffusion3Pipeline
     from transformers import CLIPTextConfig, CLIPTextModelWithProjection, T5Config, T5EncoderModel
 
@@ -86,7 +89,7 @@ def build_shapes_pipeline(seed: int = 0, width: int = 128, layers: int = 4):
     )
     heads = width // 32
     transformer = SD3Transformer2DModel(
-        sample_size=RESOLUTION // 4, patch_size=2, in_channels=16, out_channels=16, num_layers=layers,
+        sample_size=RESOLUTION // 4, patch_size=patch_size, in_channels=16, out_channels=16, num_layers=layers,
         attention_head_dim=32, num_attention_heads=heads, joint_attention_dim=T5_CONFIG["d_model"],
         caption_projection_dim=width, pooled_projection_dim=2 * CLIP_CONFIG["projection_dim"], pos_embed_max_size=16,
     )
