@@ -20,12 +20,13 @@ from .graph import (
     geneval_tag,
     to_geneval_metadata,
 )
+from .resolve import graph_for
 from .rule_based import RuleBasedParser, parse
 
 __all__ = [
     "ACTION", "ATTRIBUTE_TYPES", "CATEGORIES", "NON_SPATIAL", "RELATION_KINDS", "SPATIAL", "Attribute", "Concept",
     "ConceptGraph", "ConceptObject", "LLMParser", "Relation", "RuleBasedParser", "aspects", "category",
-    "from_geneval_metadata", "geneval_tag", "parse", "to_geneval_metadata",
+    "from_geneval_metadata", "geneval_tag", "graph_for", "parse", "to_geneval_metadata",
 ]
 
 

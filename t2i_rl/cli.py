@@ -1,4 +1,4 @@
-"""``t2i-rl``: train | sample | export-lora | make-tiny | demo.
+"""``t2i-rl``: train | sample | export-lora | make-tiny | demo | refine.
 
 Examples::
 
@@ -117,6 +117,34 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_refine(args: argparse.Namespace) -> int:
+    import torch
+
+    from reward_models.critique import build_critic
+    from reward_models.openai_client import EndpointError
+    from t2i_rl.policies import load_policy
+    from t2i_rl.refine import refine
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        critic = build_critic(args.critic, args.critic_model, args.base_url, args.api_key, device=device,
+                              timeout=args.timeout, max_retries=args.retries)
+        policy = load_policy(args.backbone, args.model, device, args.dtype)
+        if args.lora:
+            policy.pipeline.load_lora_weights(args.lora, adapter_name="t2i_rl")
+        summary = refine(policy, critic, args.prompt, args.out, seed=args.seed, rounds=args.rounds,
+                         threshold=args.threshold, resolution=args.resolution, num_steps=args.steps,
+                         guidance_scale=args.guidance_scale, max_sequence_length=args.max_sequence_length)
+    except (EndpointError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    for r in summary["rounds"]:
+        print(f"round {r['round']}: critique {r['critique']:.3f} {r['scores']} prompt={r['prompt']!r}")
+    print(f"stopped ({summary['stop_reason']}) after {len(summary['rounds'])} round(s); best round "
+          f"{summary['best_round']}; images and critiques in {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="t2i-rl", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -161,6 +189,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shapes-model", help="a pretrained shapes model (scripts/pretrain_shapes.py): run the shapes-world "
                    "demo (flow-GRPO + CMO, held-out accuracy before/after, report.html) instead of the tiny one")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("refine", help="test-time generate -> critique -> refine the prompt -> regenerate (same seed)")
+    p.add_argument("--model", required=True, help="hub id or local diffusers directory")
+    p.add_argument("--backbone", default="sd3", choices=["sd3", "flux"])
+    p.add_argument("--lora", help="directory with pytorch_lora_weights.safetensors")
+    p.add_argument("--prompt", required=True)
+    p.add_argument("--rounds", type=int, default=3, help="refinement rounds after the first image")
+    p.add_argument("--threshold", type=float, default=3.0, help="accept when faithfulness and quality are >= this (1-4)")
+    p.add_argument("--critic", default="transformers", choices=["transformers", "openai"])
+    p.add_argument("--critic-model", default="Qwen/Qwen2.5-VL-7B-Instruct", help="VLM dir/hub id, or the served model name")
+    p.add_argument("--base-url", help="OpenAI-compatible endpoint for --critic openai, e.g. http://localhost:8000/v1")
+    p.add_argument("--api-key", help="default: $OPENAI_API_KEY (local vLLM/SGLang servers need none)")
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds per critique request")
+    p.add_argument("--retries", type=int, default=2, help="retries of a failed critique request (connection, 429, 5xx)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--steps", type=int, default=40)
+    p.add_argument("--resolution", type=int, default=512)
+    p.add_argument("--guidance-scale", type=float, default=4.5)
+    p.add_argument("--max-sequence-length", type=int, default=128)
+    p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_refine)
+    __import__("evals.cli", fromlist=["add_eval_parser"]).add_eval_parser(sub)  # t2i-rl eval generate|geneval|compare
     return parser
 
 

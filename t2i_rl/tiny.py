@@ -1,4 +1,4 @@
-"""Tiny random SD3 and FLUX pipelines with the real diffusers classes, for tests, demos and benchmarks.
+"""Tiny random SD3 and FLUX pipelines (and a tiny Qwen-VL judge) with the real classes, for tests, demos and benchmarks.
 
 They are saved with ``save_pretrained`` and loaded back through the same ``from_pretrained`` path that a user's
 ``stabilityai/stable-diffusion-3.5-medium`` takes. Tokenizers are built in memory (byte-level CLIP without merges,
@@ -8,12 +8,13 @@ a character-level T5 unigram), so nothing is downloaded.
 from __future__ import annotations
 
 import string
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 
 
-def _bytes_to_unicode() -> list[str]:
+def bytes_to_unicode() -> list[str]:
     """GPT-2 / CLIP byte -> printable unicode table."""
     bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
     cs = bs[:]
@@ -29,7 +30,7 @@ def _bytes_to_unicode() -> list[str]:
 def tiny_clip_tokenizer(max_length: int = 77):
     from transformers import CLIPTokenizer
 
-    chars = _bytes_to_unicode()
+    chars = bytes_to_unicode()
     vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
     for c in chars:
         vocab[c] = len(vocab)
@@ -176,3 +177,82 @@ def tiny_training_overrides(backbone: str, model_dir, output_dir, **extra) -> li
     }
     base.update({k.replace("__", "."): v for k, v in extra.items()})
     return [f"{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in base.items()]
+
+
+# ------------------------------------------------------------------- tiny Qwen-VL (judges, parsers)
+QWEN_SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
+                 "<|image_pad|>", "<|video_pad|>"]
+TINY_CHAT_TEMPLATE = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{% if m['content'] is string %}{{ m['content'] }}"
+    "{% else %}{% for c in m['content'] %}{% if c['type'] == 'image' %}<|vision_start|><|image_pad|><|vision_end|>"
+    "{% elif c['type'] == 'text' %}{{ c['text'] }}{% endif %}{% endfor %}{% endif %}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def tiny_qwen_vl_processor(words: Sequence[str] = ("Yes", "No", "yes", "no")):
+    """A Qwen2-VL processor built in memory: byte-level BPE whose merges make ``words`` single tokens."""
+    from transformers import Qwen2Tokenizer, Qwen2VLProcessor, Qwen2VLVideoProcessor
+    from transformers.models.qwen2_vl.image_processing_qwen2_vl import Qwen2VLImageProcessor
+
+    vocab = {c: i for i, c in enumerate(bytes_to_unicode())}
+    merges: list[tuple[str, str]] = []
+    for word in words:
+        current = word[0]
+        for ch in word[1:]:
+            if (current, ch) not in merges:
+                merges.append((current, ch))
+            current += ch
+            vocab.setdefault(current, len(vocab))
+    for special in QWEN_SPECIALS:
+        vocab[special] = len(vocab)
+    tokenizer = Qwen2Tokenizer(vocab=vocab, merges=merges, unk_token=None, bos_token=None, eos_token="<|im_end|>",
+                               pad_token="<|endoftext|>")
+    tokenizer.add_special_tokens({"additional_special_tokens": QWEN_SPECIALS})
+    tokenizer.chat_template = TINY_CHAT_TEMPLATE
+    image_processor = Qwen2VLImageProcessor(min_pixels=56 * 56, max_pixels=112 * 112, patch_size=14, merge_size=2,
+                                            temporal_patch_size=2)
+    return Qwen2VLProcessor(image_processor=image_processor, tokenizer=tokenizer,
+                            video_processor=Qwen2VLVideoProcessor(), chat_template=TINY_CHAT_TEMPLATE)
+
+
+def save_tiny_qwen_vl(directory: str | Path, version: str = "2.5", seed: int = 0) -> Path:
+    """Save a tiny random Qwen2-VL (``version="2"``) or Qwen2.5-VL (``"2.5"``) model + processor for tests and dry
+    runs; it loads with :func:`reward_models.vqa.load_vlm` like the real one (about 0.2 M parameters)."""
+    from transformers import (
+        Qwen2_5_VLConfig,
+        Qwen2_5_VLForConditionalGeneration,
+        Qwen2VLConfig,
+        Qwen2VLForConditionalGeneration,
+    )
+
+    processor = tiny_qwen_vl_processor()
+    tok = processor.tokenizer
+    ids = {key: tok.convert_tokens_to_ids(token) for key, token in (
+        ("image_token_id", "<|image_pad|>"), ("video_token_id", "<|video_pad|>"),
+        ("vision_start_token_id", "<|vision_start|>"), ("vision_end_token_id", "<|vision_end|>"))}
+    text_config = {
+        "vocab_size": len(tok), "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
+        "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 2048, "bos_token_id": None,
+        "eos_token_id": tok.eos_token_id, "pad_token_id": tok.pad_token_id,
+        "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3]},
+    }
+    torch.manual_seed(seed)
+    if version == "2.5":
+        config = Qwen2_5_VLConfig(text_config=text_config, vision_config={
+            "depth": 2, "hidden_size": 32, "intermediate_size": 64, "num_heads": 2, "out_hidden_size": 64,
+            "patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2, "window_size": 56,
+            "fullatt_block_indexes": [1]}, **ids)
+        model = Qwen2_5_VLForConditionalGeneration(config)
+    elif version == "2":
+        config = Qwen2VLConfig(text_config=text_config, vision_config={
+            "depth": 1, "embed_dim": 32, "hidden_size": 64, "num_heads": 2, "patch_size": 14,
+            "spatial_merge_size": 2, "temporal_patch_size": 2, "mlp_ratio": 2}, **ids)
+        model = Qwen2VLForConditionalGeneration(config)
+    else:
+        raise ValueError(f"version must be '2' or '2.5', got {version!r}")
+    directory = Path(directory)
+    model.eval().save_pretrained(directory)
+    processor.save_pretrained(directory)
+    return directory
+

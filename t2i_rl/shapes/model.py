@@ -34,9 +34,9 @@ def word_clip_tokenizer(words: list[str], max_length: int = CLIP_MAX_LENGTH):
     (the text sequence, not the image, dominated the cost of a training step with a merge-free tokenizer)."""
     from transformers import CLIPTokenizer
 
-    from t2i_rl.tiny import _bytes_to_unicode
+    from t2i_rl.tiny import bytes_to_unicode
 
-    chars = _bytes_to_unicode()
+    chars = bytes_to_unicode()
     vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
     for c in chars + [c + "</w>" for c in chars]:
         vocab[c] = len(vocab)
