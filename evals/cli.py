@@ -1,4 +1,4 @@
-"""``t2i-rl eval``: generate | geneval | compare.
+"""``t2i-rl eval``: generate | geneval | compbench | vqa | compare.
 
 Paper-style GenEval for SD3.5-M on a GPU machine (GenEval / Flow-GRPO sampling: 4 images per prompt, 512 px,
 40 steps, CFG 4.5, all 553 prompts), base and fine-tuned::
@@ -119,6 +119,20 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compbench(args: argparse.Namespace) -> int:
+    from evals.compbench import run_from_args
+
+    run_from_args(args)
+    return 0
+
+
+def cmd_vqa(args: argparse.Namespace) -> int:
+    from evals.vqa_bench import run_from_args
+
+    run_from_args(args)
+    return 0
+
+
 def _run(func):
     """Clear one-line errors (exit status 2) for bad input instead of tracebacks."""
 
@@ -133,7 +147,7 @@ def _run(func):
 
 
 def add_eval_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Add ``eval`` (generate | geneval | compare) to the ``t2i-rl`` subcommands."""
+    """Add ``eval`` (generate | geneval | compbench | vqa | compare) to the ``t2i-rl`` subcommands."""
     fmt = argparse.RawDescriptionHelpFormatter
     ev = sub.add_parser("eval", help="benchmarks: generate images, score GenEval, compare reports",
                         description=__doc__, formatter_class=fmt)
@@ -187,4 +201,15 @@ def add_eval_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--name-b")
     p.add_argument("--json", action="store_true", help="print the deltas as JSON")
     p.set_defaults(func=_run(cmd_compare))
+
+    from evals.compbench import add_arguments as add_compbench_arguments
+    from evals.vqa_bench import add_arguments as add_vqa_arguments
+
+    p = esub.add_parser("compbench", help="T2I-CompBench per-category scores (BLIP-VQA, detector, CLIP, 3-in-1)")
+    add_compbench_arguments(p)
+    p.set_defaults(func=_run(cmd_compbench))
+
+    p = esub.add_parser("vqa", help="VQA benchmarks: Soft-TIFA means and ConceptMix pass rate")
+    add_vqa_arguments(p)
+    p.set_defaults(func=_run(cmd_vqa))
     return ev

@@ -161,6 +161,7 @@ def main() -> None:
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--patch-size", type=int, default=2)
     parser.add_argument("--eval-seeds", type=int, default=8, help="0 skips the accuracy measurement")
+    parser.add_argument("--eval-guidance", default="1.5,4.5", help="CFG scales to measure accuracy at (comma-separated)")
     args = parser.parse_args()
     diffusers.utils.logging.set_verbosity_error()
     transformers.utils.logging.set_verbosity_error()
@@ -187,10 +188,12 @@ def main() -> None:
     if args.eval_seeds:
         policy = SD3Policy.from_pretrained(str(out), device=args.device)
         seeds = list(range(1000, 1000 + args.eval_seeds))
-        acc_train, _, _ = heldout_accuracy(policy, train, seeds)
-        acc_held, _, _ = heldout_accuracy(policy, held, seeds)
-        log["accuracy"] = {"train": acc_train, "heldout": acc_held}
-        print(accuracy_table({"train prompts": acc_train, "held-out prompts": acc_held}))
+        log["accuracy"] = {}
+        for cfg in [float(g) for g in args.eval_guidance.split(",")]:
+            acc_train, _, _ = heldout_accuracy(policy, train, seeds, guidance_scale=cfg)
+            acc_held, _, _ = heldout_accuracy(policy, held, seeds, guidance_scale=cfg)
+            log["accuracy"][f"cfg_{cfg}"] = {"train": acc_train, "heldout": acc_held}
+            print(accuracy_table({f"train prompts, CFG {cfg}": acc_train, f"held-out prompts, CFG {cfg}": acc_held}))
     log["minutes"] = (time.perf_counter() - start) / 60
     log["size_MB"] = sum(p.stat().st_size for p in out.rglob("*") if p.is_file()) / 2**20
     (out / "pretrain_log.json").write_text(json.dumps(log, indent=1))

@@ -256,3 +256,41 @@ def save_tiny_qwen_vl(directory: str | Path, version: str = "2.5", seed: int = 0
     processor.save_pretrained(directory)
     return directory
 
+
+# ------------------------------------------------------------------ tiny Grounding DINO (detector rewards, evals)
+GROUNDING_DINO_WORDS = ("a", "cat", "dog", "cup", "square", "circle", "triangle", "red", "blue", "two", "of")
+
+
+def save_tiny_grounding_dino(directory: str | Path, words: Sequence[str] = GROUNDING_DINO_WORDS, seed: int = 0) -> str:
+    """Save a tiny random Grounding DINO (Swin + BERT, a word-level BERT vocabulary built in memory) with its
+    processor; it loads through ``AutoModelForZeroShotObjectDetection.from_pretrained`` like
+    IDEA-Research/grounding-dino-tiny."""
+    from transformers import (
+        BertConfig,
+        BertTokenizer,
+        GroundingDinoConfig,
+        GroundingDinoForObjectDetection,
+        GroundingDinoImageProcessorPil,
+        GroundingDinoProcessor,
+        SwinConfig,
+    )
+
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", ",", "-"]
+    pieces = specials + [w for w in words if w not in specials]
+    pieces += list(string.ascii_lowercase) + [f"##{c}" for c in string.ascii_lowercase]
+    tokenizer = BertTokenizer(vocab={w: i for i, w in enumerate(dict.fromkeys(pieces))})
+    processor = GroundingDinoProcessor(
+        image_processor=GroundingDinoImageProcessorPil(size={"shortest_edge": 64, "longest_edge": 128}),
+        tokenizer=tokenizer)
+    config = GroundingDinoConfig(
+        backbone_config=SwinConfig(image_size=64, patch_size=4, embed_dim=8, depths=[1, 1, 1, 1],
+                                   num_heads=[1, 1, 1, 1], window_size=7, out_features=["stage2", "stage3", "stage4"]),
+        text_config=BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                               intermediate_size=37, max_position_embeddings=64),
+        d_model=64, num_queries=10, encoder_layers=1, decoder_layers=2, encoder_ffn_dim=32, decoder_ffn_dim=32,
+        encoder_attention_heads=2, decoder_attention_heads=2, num_feature_levels=4, encoder_n_points=2,
+        decoder_n_points=2, max_text_len=32, dropout=0.0, fusion_droppath=0.0)
+    torch.manual_seed(seed)
+    GroundingDinoForObjectDetection(config).save_pretrained(directory)
+    processor.save_pretrained(directory)
+    return str(directory)

@@ -5,7 +5,6 @@ compare, on a small random shapes pipeline; the same scoring command with tiny r
 from __future__ import annotations
 
 import json
-import string
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ import torch
 
 from evals import report
 from t2i_rl.cli import main
+from t2i_rl.tiny import save_tiny_grounding_dino
 
 TAGS = ["single_object", "two_object", "counting", "colors", "position", "color_attr"]
 
@@ -149,36 +149,6 @@ def test_help_gives_the_paper_commands(capsys):
 
 
 # ============================================================================================ tiny random models
-def build_tiny_grounding_dino(directory):
-    from transformers import (
-        BertConfig,
-        BertTokenizer,
-        GroundingDinoConfig,
-        GroundingDinoForObjectDetection,
-        GroundingDinoImageProcessorPil,
-        GroundingDinoProcessor,
-        SwinConfig,
-    )
-
-    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", ",", "-", "a", "circle", "square", "triangle"]
-    vocab = {w: i for i, w in enumerate(words + list(string.ascii_lowercase) + [f"##{c}" for c in string.ascii_lowercase])}
-    tokenizer = BertTokenizer(vocab=vocab)
-    processor = GroundingDinoProcessor(
-        image_processor=GroundingDinoImageProcessorPil(size={"shortest_edge": 64, "longest_edge": 128}), tokenizer=tokenizer)
-    config = GroundingDinoConfig(
-        backbone_config=SwinConfig(image_size=64, patch_size=4, embed_dim=8, depths=[1, 1, 1, 1], num_heads=[1, 1, 1, 1],
-                                   window_size=7, out_features=["stage2", "stage3", "stage4"]),
-        text_config=BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                               intermediate_size=37, max_position_embeddings=64),
-        d_model=64, num_queries=10, encoder_layers=1, decoder_layers=2, encoder_ffn_dim=32, decoder_ffn_dim=32,
-        encoder_attention_heads=2, decoder_attention_heads=2, num_feature_levels=4, encoder_n_points=2,
-        decoder_n_points=2, max_text_len=32, dropout=0.0, fusion_droppath=0.0)
-    torch.manual_seed(0)
-    GroundingDinoForObjectDetection(config).save_pretrained(directory)
-    processor.save_pretrained(directory)
-    return str(directory)
-
-
 def build_tiny_open_clip(directory):
     import open_clip
     from open_clip.model import CLIP
@@ -199,7 +169,7 @@ def test_same_command_with_tiny_grounding_dino_and_clip(generated, tmp_path, cap
 
     from evals.geneval import ClipColorClassifier, EvalDetection
 
-    gdino = build_tiny_grounding_dino(tmp_path / "gdino")
+    gdino = save_tiny_grounding_dino(tmp_path / "gdino")
     clip = build_tiny_open_clip(tmp_path / "clip")
     out = tmp_path / "report"
     args = ["eval", "geneval", str(generated), "--detector", "grounding-dino", "--detector-model", gdino,

@@ -44,6 +44,7 @@ from evals.compbench import (
     three_in_one,
 )
 from reward_models.geneval_rules import Detection
+from t2i_rl.tiny import save_tiny_grounding_dino
 
 
 # ============================================================================================ formulas
@@ -403,35 +404,7 @@ def test_tiny_clip_from_pretrained(tiny_hf_clip_dir):
 
 @pytest.fixture(scope="module")
 def tiny_gdino_dir(tmp_path_factory):
-    from transformers import (
-        BertConfig,
-        BertTokenizer,
-        GroundingDinoConfig,
-        GroundingDinoForObjectDetection,
-        GroundingDinoImageProcessorPil,
-        GroundingDinoProcessor,
-        SwinConfig,
-    )
-
-    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", "dog", "cat", "cup"]
-    vocab = {w: i for i, w in enumerate(words + list(string.ascii_lowercase) + [f"##{c}" for c in string.ascii_lowercase])}
-    tokenizer = BertTokenizer(vocab=vocab)
-    processor = GroundingDinoProcessor(
-        image_processor=GroundingDinoImageProcessorPil(size={"shortest_edge": 64, "longest_edge": 128}),
-        tokenizer=tokenizer)
-    config = GroundingDinoConfig(
-        backbone_config=SwinConfig(image_size=64, patch_size=4, embed_dim=8, depths=[1, 1, 1, 1],
-                                   num_heads=[1, 1, 1, 1], window_size=7, out_features=["stage2", "stage3", "stage4"]),
-        text_config=BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                               intermediate_size=37, max_position_embeddings=64),
-        d_model=64, num_queries=10, encoder_layers=1, decoder_layers=2, encoder_ffn_dim=32, decoder_ffn_dim=32,
-        encoder_attention_heads=2, decoder_attention_heads=2, num_feature_levels=4, encoder_n_points=2,
-        decoder_n_points=2, max_text_len=32, dropout=0.0, fusion_droppath=0.0)
-    directory = tmp_path_factory.mktemp("tiny-gdino")
-    torch.manual_seed(0)
-    GroundingDinoForObjectDetection(config).save_pretrained(directory)
-    processor.save_pretrained(directory)
-    return str(directory)
+    return save_tiny_grounding_dino(tmp_path_factory.mktemp("tiny-gdino"))
 
 
 def test_tiny_models_end_to_end_through_from_pretrained(tiny_blip_dir, tiny_hf_clip_dir, tiny_gdino_dir, tmp_path):

@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import math
-import string
 
 import pytest
 import torch
@@ -29,6 +28,7 @@ from reward_models.geneval_rules import (
     position_score,
     presence_score,
 )
+from t2i_rl.tiny import save_tiny_grounding_dino
 
 NAN = float("nan")
 
@@ -285,43 +285,9 @@ def test_position_mode_all_is_genevals_verdict():
 
 
 # ============================================================================================ tiny Grounding DINO
-WORDS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", ",", "-", "a", "cat", "dog", "square", "circle", "red",
-         "blue", "two", "of"]
-
-
-def build_tiny_grounding_dino(directory):
-    from transformers import (
-        BertConfig,
-        BertTokenizer,
-        GroundingDinoConfig,
-        GroundingDinoForObjectDetection,
-        GroundingDinoImageProcessorPil,
-        GroundingDinoProcessor,
-        SwinConfig,
-    )
-
-    vocab = {w: i for i, w in enumerate(WORDS + list(string.ascii_lowercase) + [f"##{c}" for c in string.ascii_lowercase])}
-    tokenizer = BertTokenizer(vocab=vocab)
-    processor = GroundingDinoProcessor(
-        image_processor=GroundingDinoImageProcessorPil(size={"shortest_edge": 64, "longest_edge": 128}),
-        tokenizer=tokenizer)
-    config = GroundingDinoConfig(
-        backbone_config=SwinConfig(image_size=64, patch_size=4, embed_dim=8, depths=[1, 1, 1, 1],
-                                   num_heads=[1, 1, 1, 1], window_size=7, out_features=["stage2", "stage3", "stage4"]),
-        text_config=BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                               intermediate_size=37, max_position_embeddings=64),
-        d_model=64, num_queries=10, encoder_layers=1, decoder_layers=2, encoder_ffn_dim=32, decoder_ffn_dim=32,
-        encoder_attention_heads=2, decoder_attention_heads=2, num_feature_levels=4, encoder_n_points=2,
-        decoder_n_points=2, max_text_len=32, dropout=0.0, fusion_droppath=0.0)
-    torch.manual_seed(0)
-    GroundingDinoForObjectDetection(config).save_pretrained(directory)
-    processor.save_pretrained(directory)
-    return str(directory)
-
-
 @pytest.fixture(scope="module")
 def tiny_gdino_dir(tmp_path_factory):
-    return build_tiny_grounding_dino(tmp_path_factory.mktemp("tiny-gdino"))
+    return save_tiny_grounding_dino(tmp_path_factory.mktemp("tiny-gdino"))
 
 
 PROMPTS = ["a cat", "two dogs to the left of a cat", "a dog chasing a cat", "a red square on top of a blue circle"]
