@@ -722,7 +722,7 @@ class CompBenchEvaluator:
         return BenchmarkResult(summary, counts, records)
 
     def _score_chunk(self, samples: Sequence[Sample]) -> list[dict[str, Any]]:
-        from reward_models.geneval_rules import graph_for
+        from concept_parsers import graph_for
 
         images = [s.load_image() for s in samples]
         graphs = [graph_for(s.prompt, s.metadata) for s in samples]

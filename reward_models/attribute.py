@@ -40,9 +40,10 @@ from typing import Any, Protocol
 
 import torch
 
+from concept_parsers import graph_for
 from reward_models.base import RewardBatch, RewardOutput
 from reward_models.detector import images_to_pil, is_local_path, load_pretrained
-from reward_models.geneval_rules import GENEVAL_COLORS, graph_for
+from reward_models.geneval_rules import GENEVAL_COLORS
 
 #: GenEval's colour templates ("{c}" the colour, "{noun}" the object).
 GENEVAL_COLOR_TEMPLATES = ("a photo of a {c} {noun}", "a photo of a {c}-colored {noun}", "a photo of a {c} object")

@@ -48,6 +48,7 @@ from typing import Any, Protocol
 
 import torch
 
+from concept_parsers import graph_for
 from reward_models.base import RewardBatch, RewardOutput
 from reward_models.geneval_rules import (
     GENEVAL_COUNTING_THRESHOLD,
@@ -58,7 +59,6 @@ from reward_models.geneval_rules import (
     count_score,
     found_objects,
     geneval_relation,
-    graph_for,
     group_by_label,
     match_label,
     position_score,

@@ -27,7 +27,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from concept_parsers import graph_for  # noqa: F401  (re-exported: the rewards resolve concept graphs through here)
 from concept_parsers.lexicon import GENEVAL_RELATIONS, SPATIAL
 from t2i_rl.shapes.geometry import POSITION_THRESHOLD, relative_position
 

@@ -145,6 +145,17 @@ def cmd_refine(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_generation_arguments(p: argparse.ArgumentParser) -> None:
+    """Seed and sampling settings shared by ``sample`` and ``refine``."""
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--steps", type=int, default=40)
+    p.add_argument("--resolution", type=int, default=512)
+    p.add_argument("--guidance-scale", type=float, default=4.5)
+    p.add_argument("--max-sequence-length", type=int, default=128)
+    p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
+    p.add_argument("--out", required=True)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="t2i-rl", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -161,13 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lora", help="directory with pytorch_lora_weights.safetensors")
     p.add_argument("--prompt", action="append", required=True, help="repeatable")
     p.add_argument("--num", type=int, default=1, help="images per prompt")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--steps", type=int, default=40)
-    p.add_argument("--resolution", type=int, default=512)
-    p.add_argument("--guidance-scale", type=float, default=4.5)
-    p.add_argument("--max-sequence-length", type=int, default=128)
-    p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
-    p.add_argument("--out", required=True)
+    add_generation_arguments(p)
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("export-lora", help="export a checkpoint's LoRA (EMA weights if present) for diffusers and ComfyUI")
@@ -203,13 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--api-key", help="default: $OPENAI_API_KEY (local vLLM/SGLang servers need none)")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds per critique request")
     p.add_argument("--retries", type=int, default=2, help="retries of a failed critique request (connection, 429, 5xx)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--steps", type=int, default=40)
-    p.add_argument("--resolution", type=int, default=512)
-    p.add_argument("--guidance-scale", type=float, default=4.5)
-    p.add_argument("--max-sequence-length", type=int, default=128)
-    p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
-    p.add_argument("--out", required=True)
+    add_generation_arguments(p)
     p.set_defaults(func=cmd_refine)
     __import__("evals.cli", fromlist=["add_eval_parser"]).add_eval_parser(sub)  # t2i-rl eval generate|geneval|compare
     return parser
