@@ -11,7 +11,7 @@ The per-image verdict :func:`evaluate_metadata` is GenEval's ``evaluate`` over o
   all ``n`` must carry the colour. ``"position": [rel, j]`` (checked only if the clause passed so far): group
   ``j`` must have passed, and every found object must stand ``rel`` to every object of group ``j`` by
   GenEval's box-centre rule with ``POSITION_THRESHOLD = 0.1``
-  (:func:`t2i_rl.shapes.geometry.relative_position`).
+  (:func:`reward_models.geometry.relative_position`).
 * ``exclude`` clauses are ORed: ``len(detections of c) >= count`` fails (counting prompts exclude ``n + 1``,
   which makes their counts exact).
 
@@ -57,11 +57,10 @@ from reward_models.geneval_rules import (
     GENEVAL_NMS_IOU,
     GENEVAL_THRESHOLD,
     Detection,
-    found_objects,
+    geneval_verdict,
     group_by_label,
-    relative_position,
 )
-from t2i_rl.shapes.geometry import POSITION_THRESHOLD
+from reward_models.geometry import POSITION_THRESHOLD
 
 #: GenEval's six tags, in its file order.
 GENEVAL_TAGS = ("single_object", "two_object", "counting", "colors", "position", "color_attr")
@@ -137,51 +136,13 @@ def evaluate_metadata(
     metadata = validate_metadata(metadata)
     objects = group_by_label(detections, confidence_threshold(metadata, threshold, counting_threshold),
                              max_objects, GENEVAL_NMS_IOU)
-    correct = True
-    reason: list[str] = []
-    matched_groups: list[list[Detection] | None] = []
-    for req in metadata["include"]:
-        classname, count = req["class"], int(req["count"])
-        matched = True
-        found = found_objects(objects, classname, count)
-        if len(found) < count:
-            correct = matched = False
-            reason.append(f"expected {classname}>={count}, found {len(found)}")
-        else:
-            if "color" in req:
-                if color_classifier is None:
-                    raise ValueError(f"{metadata['prompt']!r} has a colour clause but no colour classifier was given")
-                colors = list(color_classifier(image, found, classname))
-                if colors.count(req["color"]) < count:
-                    correct = matched = False
-                    reason.append(
-                        f"expected {req['color']} {classname}>={count}, found {colors.count(req['color'])} "
-                        f"{req['color']}; and " + ", ".join(f"{colors.count(c)} {c}" for c in GENEVAL_COLORS if c in colors)
-                    )
-            if "position" in req and matched:
-                expected_rel, target_group = req["position"][0], int(req["position"][1])
-                target = matched_groups[target_group] if target_group < len(matched_groups) else None
-                if target is None:
-                    correct = matched = False
-                    reason.append(f"no target for {classname} to be {expected_rel}")
-                else:
-                    for obj in found:
-                        for target_obj in target:
-                            true_rels = relative_position(obj.box, target_obj.box, position_threshold)
-                            if expected_rel not in true_rels:
-                                correct = matched = False
-                                reason.append(f"expected {classname} {expected_rel} target, found "
-                                              f"{' and '.join(sorted(true_rels))} target")
-                                break
-                        if not matched:
-                            break
-        matched_groups.append(found if matched else None)
-    for req in metadata.get("exclude", []):
-        classname = req["class"]
-        if len(objects.get(classname, [])) >= int(req["count"]):
-            correct = False
-            reason.append(f"expected {classname}<{req['count']}, found {len(objects[classname])}")
-    return Verdict(correct, "\n".join(reason), objects)
+    def colors_of(found: Sequence[Detection], classname: str) -> list[str]:
+        if color_classifier is None:
+            raise ValueError(f"{metadata['prompt']!r} has a colour clause but no colour classifier was given")
+        return list(color_classifier(image, found, classname))
+
+    verdict = geneval_verdict(objects, metadata, colors_of, GENEVAL_COLORS, position_threshold)
+    return Verdict(verdict.correct, "\n".join(verdict.reasons), objects)
 
 
 def query_classes(metadata: Mapping[str, Any]) -> list[str]:

@@ -9,7 +9,7 @@ per-concept functions so that any detector (Grounding DINO, a scripted fake) can
   ``NMS_THRESHOLD = 1.0`` switches NMS off, which is the default here too).
 * :func:`count_score`: GenEval's exact count is ``include count n`` AND ``exclude count n + 1``, i.e. exactly
   ``n`` detections. This project shapes it (see the function).
-* :func:`position_score`: GenEval's relative-position rule (:func:`t2i_rl.shapes.geometry.relative_position`,
+* :func:`position_score`: GenEval's relative-position rule (:func:`reward_models.geometry.relative_position`,
   ``POSITION_THRESHOLD = 0.1``) over (subject, object) pairs of their "found" objects (the ``n`` most
   confident detections of each class).
 
@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from concept_parsers.lexicon import GENEVAL_RELATIONS, SPATIAL
-from t2i_rl.shapes.geometry import POSITION_THRESHOLD, relative_position
+from reward_models.geometry import POSITION_THRESHOLD, relative_position
 
 #: GenEval's detection confidence threshold (``THRESHOLD``).
 GENEVAL_THRESHOLD = 0.3
@@ -101,6 +101,88 @@ def found_objects(grouped: dict[str, list[Detection]], noun: str, count: int) ->
     """GenEval's "found objects" of an include clause: the ``count`` most confident detections of ``noun``
     (at least one, so that an uncounted "a cat" finds its best cat)."""
     return grouped.get(noun, [])[: max(int(count), 1)]
+
+
+@dataclass
+class ClauseVerdict:
+    """GenEval's verdict over the include / exclude clauses of one record: ``correct``, the ``reasons`` it failed
+    (GenEval's strings), and per include clause its found objects (the ``count`` most confident detections)."""
+
+    correct: bool
+    reasons: list[str]
+    found: list[list[Any]]
+
+
+def geneval_verdict(
+    grouped: Mapping[str, Sequence[Any]],
+    metadata: Mapping[str, Any],
+    colors_of: Callable[[Sequence[Any], str], Sequence[str]],
+    color_names: Sequence[str] = GENEVAL_COLORS,
+    position_threshold: float = POSITION_THRESHOLD,
+) -> ClauseVerdict:
+    """GenEval's ``evaluate`` (``evaluation/evaluate_images.py``) on detections already grouped by class.
+
+    ``grouped`` maps class -> detections (anything with a pixel ``box``), filtered and most confident first;
+    ``colors_of(found, classname)`` names the colour of each found object (GenEval: CLIP on the crop; the shapes
+    world: the detected palette colour); ``color_names`` orders the colours in failure reasons.
+
+    * ``include`` clauses are ANDed. A clause ``{"class": c, "count": n}`` finds the ``n`` most confident ``c``;
+      fewer than ``n`` fails ("at least n": extra objects are fine).
+    * ``"color"``: every found object must have that colour (``colors.count(color) >= n``).
+    * ``"position": [rel, j]``: checked only if the clause passed so far; group ``j`` must itself have passed; every
+      found object must be ``rel`` every object of group ``j`` by :func:`relative_position` (margin 0.1).
+    * ``exclude`` clauses are ORed: ``len(detections of c) >= count`` fails (counting prompts exclude ``n + 1``,
+      which makes their count exact).
+    """
+    correct = True
+    reasons: list[str] = []
+    matched_groups: list[Sequence[Any] | None] = []
+    found_per_clause: list[list[Any]] = []
+    for req in metadata.get("include", []):
+        classname, count = req["class"], int(req["count"])
+        matched = True
+        found = list(grouped.get(classname, []))[:count]
+        found_per_clause.append(found)
+        if len(found) < count:
+            correct = matched = False
+            reasons.append(f"expected {classname}>={count}, found {len(found)}")
+        else:
+            if "color" in req:
+                colors = list(colors_of(found, classname))
+                if colors.count(req["color"]) < count:
+                    correct = matched = False
+                    reasons.append(
+                        f"expected {req['color']} {classname}>={count}, found {colors.count(req['color'])} "
+                        f"{req['color']}; and " + ", ".join(f"{colors.count(c)} {c}" for c in color_names if c in colors)
+                    )
+            if "position" in req and matched:
+                expected_rel, target_group = req["position"][0], int(req["position"][1])
+                target = matched_groups[target_group] if target_group < len(matched_groups) else None
+                if target is None:
+                    correct = matched = False
+                    reasons.append(f"no target for {classname} to be {expected_rel}")
+                else:
+                    matched = _positions_hold(found, target, expected_rel, position_threshold, classname, reasons)
+                    correct = correct and matched
+        matched_groups.append(found if matched else None)
+    for req in metadata.get("exclude", []):
+        classname = req["class"]
+        if len(grouped.get(classname, [])) >= int(req["count"]):
+            correct = False
+            reasons.append(f"expected {classname}<{req['count']}, found {len(grouped[classname])}")
+    return ClauseVerdict(correct, reasons, found_per_clause)
+
+
+def _positions_hold(found: Sequence[Any], target: Sequence[Any], expected_rel: str, position_threshold: float,
+                    classname: str, reasons: list[str]) -> bool:
+    """Every found object ``expected_rel`` every target object; the first failure appends GenEval's reason."""
+    for obj in found:
+        for target_obj in target:
+            true_rels = relative_position(obj.box, target_obj.box, position_threshold)
+            if expected_rel not in true_rels:
+                reasons.append(f"expected {classname} {expected_rel} target, found {' and '.join(sorted(true_rels))} target")
+                return False
+    return True
 
 
 def presence_score(grouped: dict[str, list[Detection]], noun: str) -> float:

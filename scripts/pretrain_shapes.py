@@ -31,7 +31,7 @@ from t2i_rl.shapes.prompts import heldout_prompts, train_prompts
 from t2i_rl.shapes.render import render_batch
 
 
-def train_vae(vae, metas, steps: int, batch: int, seed: int, log: dict) -> None:
+def train_vae(vae, metas, steps: int, batch: int, seed: int, log: dict, size_range: tuple[float, float]) -> None:
     gen = torch.Generator().manual_seed(seed)
     device = next(vae.parameters()).device
     opt = torch.optim.AdamW(vae.parameters(), lr=2e-3, weight_decay=0.0)
@@ -39,7 +39,8 @@ def train_vae(vae, metas, steps: int, batch: int, seed: int, log: dict) -> None:
     losses = []
     for step in tqdm(range(steps), desc="stage 1: VAE"):
         idx = torch.randint(len(metas), (batch,), generator=gen).tolist()
-        images = (render_batch([metas[i] for i in idx], rng=seed * 100_003 + step) * 2 - 1).to(device)
+        images = render_batch([metas[i] for i in idx], rng=seed * 100_003 + step, size_range=size_range)
+        images = (images * 2 - 1).to(device)
         posterior = vae.encode(images).latent_dist
         recon = vae.decode(posterior.mean + posterior.std * torch.randn(posterior.mean.shape, generator=gen).to(device)).sample
         loss = F.mse_loss(recon, images) + 1e-6 * posterior.kl().mean()
@@ -52,7 +53,8 @@ def train_vae(vae, metas, steps: int, batch: int, seed: int, log: dict) -> None:
 
 
 @torch.no_grad()
-def encode_dataset(vae, metas, per_prompt: int, min_per_tag: int, seed: int) -> tuple[torch.Tensor, list[int]]:
+def encode_dataset(vae, metas, per_prompt: int, min_per_tag: int, seed: int,
+                   size_range: tuple[float, float]) -> tuple[torch.Tensor, list[int]]:
     """Latents of renders of every training prompt, and each latent's prompt index.
 
     Every prompt gets ``per_prompt`` renders, and the prompts of a tag with few prompts (single_object has two in
@@ -64,7 +66,7 @@ def encode_dataset(vae, metas, per_prompt: int, min_per_tag: int, seed: int) -> 
     device = next(vae.parameters()).device
     for start in tqdm(range(0, len(jobs), 256), desc="encoding renders"):
         chunk = jobs[start : start + 256]
-        images = render_batch([metas[i] for i in chunk], rng=seed * 7 + start) * 2 - 1
+        images = render_batch([metas[i] for i in chunk], rng=seed * 7 + start, size_range=size_range) * 2 - 1
         latents.append(vae.encode(images.to(device)).latent_dist.mean)
     return torch.cat(latents), jobs
 
@@ -90,6 +92,49 @@ def learning_rate(step: int, peak: float, warmup: int, total: int | None) -> flo
     return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
+def flow_matching_step(pipe, opt, params, x0: torch.Tensor, texts: list[str], sigma_mean: float,
+                       gen: torch.Generator) -> float:
+    """One optimiser step of SD3's rectified-flow loss on latents ``x0`` captioned ``texts``; returns the loss."""
+    device = x0.device
+    embeds, _, pooled, _ = pipe.encode_prompt(texts, None, None, do_classifier_free_guidance=False,
+                                              max_sequence_length=T5_MAX_LENGTH, device=device)
+    # logit-normal(sigma_mean, 1) noise levels; a negative mean spends more steps near the data, where edges form
+    sigma = torch.sigmoid(sigma_mean + torch.randn(len(x0), generator=gen)).view(-1, 1, 1, 1).to(device)
+    noise = torch.randn(x0.shape, generator=gen).to(device)
+    x_t = (1 - sigma) * x0 + sigma * noise
+    v = pipe.transformer(hidden_states=x_t, timestep=sigma.flatten() * 1000, encoder_hidden_states=embeds,
+                         pooled_projections=pooled, return_dict=False)[0]
+    loss = F.mse_loss(v, noise - x0)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, 1.0)
+    opt.step()
+    return loss.item()
+
+
+def bench_steps(pipe, metas, args) -> dict:
+    """Transformer training steps per second at ``args.batch`` (3 warm-up steps, then ``args.bench_steps`` timed),
+    on random latents: the step cost does not depend on the data."""
+    gen = torch.Generator().manual_seed(args.seed)
+    params = list(pipe.transformer.parameters()) + list(pipe.text_encoder_3.parameters())
+    opt = torch.optim.AdamW(params, lr=args.lr)
+    channels = pipe.transformer.config.in_channels
+    side = pipe.transformer.config.sample_size
+    texts = [metas[i % len(metas)]["prompt"] for i in range(args.batch)]
+    x0 = torch.randn(args.batch, channels, side, side, generator=gen).to(args.device)
+    pipe.transformer.train()
+    pipe.text_encoder_3.train()
+    for _ in range(3):
+        flow_matching_step(pipe, opt, params, x0, texts, args.sigma_mean, gen)
+    start = time.perf_counter()
+    for _ in range(args.bench_steps):
+        flow_matching_step(pipe, opt, params, x0, texts, args.sigma_mean, gen)
+    seconds = time.perf_counter() - start
+    return {"width": args.width, "layers": args.layers, "patch_size": args.patch_size, "batch": args.batch,
+            "device": args.device, "torch_threads": torch.get_num_threads(),
+            "steps_per_s": round(args.bench_steps / seconds, 3)}
+
+
 def train_transformer(pipe, latents, prompt_ids, metas, args, log: dict) -> EMAModel:
     """SD3's rectified-flow loss on (latent, prompt) pairs; returns the EMA of the transformer's weights."""
     gen = torch.Generator().manual_seed(args.seed)
@@ -107,25 +152,12 @@ def train_transformer(pipe, latents, prompt_ids, metas, args, log: dict) -> EMAM
     t0 = time.perf_counter()
     while time.perf_counter() < deadline and (args.steps is None or step < args.steps):
         idx = torch.multinomial(weights, args.batch, replacement=True, generator=gen)
-        x0 = latents[idx.to(device)]
         texts = [prompts[prompt_ids[i]] if torch.rand((), generator=gen) > 0.1 else "" for i in idx.tolist()]
-        embeds, _, pooled, _ = pipe.encode_prompt(texts, None, None, do_classifier_free_guidance=False,
-                                                  max_sequence_length=T5_MAX_LENGTH, device=device)
-        # logit-normal(sigma_mean, 1) noise levels; a negative mean spends more steps near the data, where edges form
-        sigma = torch.sigmoid(args.sigma_mean + torch.randn(args.batch, generator=gen)).view(-1, 1, 1, 1).to(device)
-        noise = torch.randn(x0.shape, generator=gen).to(device)
-        x_t = (1 - sigma) * x0 + sigma * noise
-        v = pipe.transformer(hidden_states=x_t, timestep=sigma.flatten() * 1000, encoder_hidden_states=embeds,
-                             pooled_projections=pooled, return_dict=False)[0]
-        loss = F.mse_loss(v, noise - x0)
         for group in opt.param_groups:
             group["lr"] = learning_rate(step, args.lr, 200, args.steps)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
+        loss = flow_matching_step(pipe, opt, params, latents[idx.to(device)], texts, args.sigma_mean, gen)
         ema.step(params)
-        losses.append(loss.item())
+        losses.append(loss)
         step += 1
         bar.update()
         if step % 50 == 0:
@@ -160,9 +192,20 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=128)
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--patch-size", type=int, default=2)
+    parser.add_argument("--bench-steps", type=int, default=0,
+                        help="only time this many transformer training steps (after 3 warm-up steps), print and exit")
+    parser.add_argument("--size-range", default="0.18,0.32",
+                        help="object side as fractions of the image side, min,max (larger objects keep their corners "
+                             "at the transformer's token resolution)")
     parser.add_argument("--eval-seeds", type=int, default=8, help="0 skips the accuracy measurement")
     parser.add_argument("--eval-guidance", default="1.5,4.5", help="CFG scales to measure accuracy at (comma-separated)")
     args = parser.parse_args()
+    try:
+        size_range = tuple(float(v) for v in args.size_range.split(","))
+    except ValueError:
+        size_range = ()
+    if len(size_range) != 2 or not 0 < size_range[0] <= size_range[1] < 0.5:
+        parser.error(f"--size-range {args.size_range!r}: give two fractions min,max with 0 < min <= max < 0.5")
     diffusers.utils.logging.set_verbosity_error()
     transformers.utils.logging.set_verbosity_error()
     torch.manual_seed(args.seed)
@@ -173,8 +216,12 @@ def main() -> None:
 
     pipe = build_shapes_pipeline(args.seed, args.width, args.layers, args.patch_size).to(args.device)
     train, held = train_prompts(), heldout_prompts()
-    train_vae(pipe.vae, train, args.vae_steps, 16, args.seed, log)
-    latents, prompt_ids = encode_dataset(pipe.vae, train, args.renders_per_prompt, args.min_renders_per_tag, args.seed)
+    if args.bench_steps:
+        print(json.dumps(bench_steps(pipe, train, args)))
+        return
+    train_vae(pipe.vae, train, args.vae_steps, 16, args.seed, log, size_range)
+    latents, prompt_ids = encode_dataset(pipe.vae, train, args.renders_per_prompt, args.min_renders_per_tag, args.seed,
+                                         size_range)
     shift, scale = latents.mean().item(), 1.0 / latents.std().item()
     pipe.vae.register_to_config(shift_factor=shift, scaling_factor=scale)
     latents = (latents - shift) * scale

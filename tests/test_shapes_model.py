@@ -44,3 +44,18 @@ def test_pretrain_script_smoke(tmp_path):
     pipe = StableDiffusion3Pipeline.from_pretrained(out)
     assert pipe.vae.config.scaling_factor == pytest.approx(log["vae_latent_shift_scale"][1])
     assert torch.isfinite(next(pipe.transformer.parameters())).all()
+
+
+@pytest.mark.slow
+def test_pretrain_script_bench_mode_prints_a_step_rate(tmp_path):
+    cmd = [sys.executable, str(ROOT / "scripts" / "pretrain_shapes.py"), "--bench-steps", "1", "--batch", "2"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "TQDM_DISABLE": "1"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert figures["steps_per_s"] > 0 and (figures["width"], figures["layers"], figures["batch"]) == (128, 4, 2)
+
+
+def test_pretrain_script_rejects_a_bad_size_range(tmp_path):
+    cmd = [sys.executable, str(ROOT / "scripts" / "pretrain_shapes.py"), "--out", str(tmp_path), "--size-range", "0.4,0.2"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 2 and "--size-range" in proc.stderr

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from reward_models.geometry import boxes_overlap, position_components, relative_position
 from t2i_rl.shapes import prompts as P
 from t2i_rl.shapes import render as R
-from t2i_rl.shapes.geometry import boxes_overlap, position_components, relative_position
 from t2i_rl.shapes.world import BACKGROUND, COLORS
 
 
@@ -107,3 +107,10 @@ def test_relations_hold_with_a_clear_margin(relation):
         assert sign * comps[axis] > 0.7 - 1e-9 and abs(comps[1 - axis]) <= 0.3 + 1e-9, (seed, comps)
         lo, hi = (subj.box, ref.box) if sign < 0 else (ref.box, subj.box)
         assert lo[axis + 2] + 2 <= hi[axis]  # separated along the axis
+
+
+def test_render_batch_passes_the_layout_through():
+    metas = _sample(20, 1)
+    _, scenes = R.render_batch(metas, 0, return_scenes=True, size_range=(0.3, 0.3))
+    sides = {o.box[2] - o.box[0] for s in scenes for o in s.objects}
+    assert sides <= {round(0.3 * 64 * 0.95**k) for k in range(6)} and round(0.3 * 64) in sides

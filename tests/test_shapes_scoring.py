@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from reward_models.geometry import position_components, relative_position
 from t2i_rl.shapes.detect import Detection
-from t2i_rl.shapes.geometry import position_components, relative_position
 from t2i_rl.shapes.prompts import metadata_for_prompt
 from t2i_rl.shapes.scoring import (
     concept_scores,

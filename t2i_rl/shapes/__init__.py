@@ -1,9 +1,9 @@
 """The shapes world: a procedural, exactly-scorable stand-in for GenEval.
 
 Modules: :mod:`world` (vocabulary), :mod:`prompts` (GenEval-schema prompt space and splits), :mod:`render`
-(PIL renderer), :mod:`detect` (exact pixel detector), :mod:`geometry` (GenEval's position rule),
-:mod:`scoring` (GenEval's rules, per-concept scores, per-tag accuracy) and :mod:`reward` (``ShapesReward``).
-Importing the package does not import ``reward`` (which needs :mod:`reward_models`). Functions named like
+(PIL renderer), :mod:`detect` (exact pixel detector), :mod:`scoring` (GenEval's rules from
+:mod:`reward_models.geneval_rules` and :mod:`reward_models.geometry` on exact detections, per-concept scores, per-tag
+accuracy) and :mod:`reward` (``ShapesReward``, not imported by the package). Functions named like
 their module (``detect.detect``) are not re-exported, so ``t2i_rl.shapes.detect`` stays the module.
 """
 

@@ -9,12 +9,13 @@ downsamples 4x (three blocks) instead of 8x so that a 64 px image gives a 16x16 
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Sequence
 
 import torch
 
-SHIPPED_MODEL = Path(__file__).resolve().parents[1] / "assets" / "shapes-sd3"
+from t2i_rl import SHIPPED_SHAPES_MODEL
+
+SHIPPED_MODEL = SHIPPED_SHAPES_MODEL
 RESOLUTION = 64
 
 
@@ -70,7 +71,12 @@ def build_shapes_pipeline(seed: int = 0, width: int = 128, layers: int = 4, patc
 
     ``patch_size`` 2 gives 8x8 image tokens from the 16x16 latent (SD3's choice); 1 gives 16x16 tokens (finer
     shape edges, about 4x the transformer cost)."""
-    from diffusers import AutoencoderKL, FlowMatchEulerDiscreteScheduler, SD3Transformer2DModel, StableDiffusion3Pipeline
+    from diffusers import (
+        AutoencoderKL,
+        FlowMatchEulerDiscreteScheduler,
+        SD3Transformer2DModel,
+        StableDiffusion3Pipeline,
+    )
     from transformers import CLIPTextConfig, CLIPTextModelWithProjection, T5Config, T5EncoderModel
 
     from t2i_rl.tiny import CLIP_CONFIG, T5_CONFIG

@@ -5,7 +5,7 @@ class, so GenEval's counting ``exclude`` clauses hold too), in the requested col
 random palette colour per object. Objects are axis-aligned, equal width and height, never overlap, keep a
 gap of at least ``gap_frac * size`` pixels from each other and a small margin from the border. A
 ``"position": [relation, j]`` clause is satisfied *with a clear margin*: GenEval's normalised component
-along the relation's axis (see :mod:`~t2i_rl.shapes.geometry`) is beyond ``0.5 + relation_margin``, the
+along the relation's axis (see :mod:`~reward_models.geometry`) is beyond ``0.5 + relation_margin``, the
 other component within ``0.5 - relation_margin``, and the boxes are separated along that axis by the gap, so
 exactly the requested relation holds and it survives blur and small detector errors.
 
@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from t2i_rl.shapes.geometry import boxes_overlap, position_components
+from reward_models.geometry import boxes_overlap, position_components
 from t2i_rl.shapes.world import BACKGROUND, COLORS, RELATIONS, SHAPES
 
 RngLike = np.random.Generator | int | None
@@ -230,15 +230,17 @@ def render_batch(
     size: int | tuple[int, int] = 64,
     antialias: bool = False,
     return_scenes: bool = False,
+    **layout: Any,
 ) -> torch.Tensor | tuple[torch.Tensor, list[Scene]]:
     """Render one image per metadata dict into ``[B, 3, H, W]`` (one Generator drives the whole batch).
 
-    With ``return_scenes`` also returns the sampled :class:`Scene` of every image.
+    With ``return_scenes`` also returns the sampled :class:`Scene` of every image; ``layout`` keyword arguments go
+    to :func:`sample_scene` (``size_range``, ``gap_frac``, ...).
     """
     gen = as_generator(rng)
     images, scenes = [], []
     for meta in metadata:
-        img, scene = render_scene(meta, gen, size, antialias)
+        img, scene = render_scene(meta, gen, size, antialias, **layout)
         images.append(pil_to_tensor(img))
         scenes.append(scene)
     batch = (

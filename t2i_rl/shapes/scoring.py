@@ -1,21 +1,11 @@
 """GenEval's scoring rules on top of shapes-world detections, per-concept scores and per-tag accuracy.
 
-:func:`evaluate_detections` is a faithful port of ``evaluate`` in GenEval's
-``evaluation/evaluate_images.py`` (Ghosh et al., 2023), with the Mask2Former detector replaced by
-:func:`~t2i_rl.shapes.detect.detect` and the CLIP colour classifier replaced by the detected palette colour.
-My reading of the published rule:
-
-* Detections are grouped by class, most confident first (GenEval also drops detections under a confidence
-  threshold, 0.3, or 0.9 for the counting tag, and keeps at most ``MAX_OBJECTS = 16`` per class; our
-  detector's scores are not calibrated probabilities, so the threshold is a parameter, 0 by default).
-* ``include`` clauses are ANDed. For a clause ``{"class": c, "count": n}`` the *found* objects are the
-  ``n`` most confident detections of ``c``; fewer than ``n`` fails ("at least n": extra objects are fine).
-* ``"color"``: every one of the ``n`` found objects must have that colour (``colors.count(color) >= n``).
-* ``"position": [rel, j]``: checked only if the clause passed so far; group ``j`` must itself have passed
-  (its found objects are its "matched group"); every found object must be ``rel`` every object of group ``j``
-  by :func:`~t2i_rl.shapes.geometry.relative_position` (POSITION_THRESHOLD = 0.1).
-* ``exclude`` clauses are ORed: ``len(detections of c) >= count`` fails. Counting prompts exclude
-  ``count + 1``, which makes their count exact.
+:func:`evaluate_detections` is GenEval's ``evaluate`` (``evaluation/evaluate_images.py``, Ghosh et al., 2023;
+the clause logic is :func:`reward_models.geneval_rules.geneval_verdict`, shared with :mod:`evals.geneval`) with the
+Mask2Former detector replaced by :func:`~t2i_rl.shapes.detect.detect` and the CLIP colour classifier replaced by the
+detected palette colour. Detections are grouped by class, most confident first, at most ``MAX_OBJECTS = 16`` per
+class; GenEval also drops detections under a confidence threshold (0.3, or 0.9 for counting), but our detector's
+scores are not calibrated probabilities, so the threshold is a parameter, 0 by default.
 
 The per-concept scores of :func:`concept_scores` are this project's shaped version of the same checks (see
 its docstring); the strict GenEval verdict is ``ImageEvaluation.correct``.
@@ -30,8 +20,9 @@ from typing import Any
 
 import torch
 
+from reward_models.geneval_rules import geneval_verdict
+from reward_models.geometry import POSITION_THRESHOLD, relative_position
 from t2i_rl.shapes.detect import Detection, DetectorConfig, detect
-from t2i_rl.shapes.geometry import POSITION_THRESHOLD, relative_position
 from t2i_rl.shapes.world import COLORS
 
 #: GenEval's per-class cap on detections.
@@ -72,53 +63,9 @@ def evaluate_detections(
 ) -> ImageEvaluation:
     """GenEval's ``evaluate`` on one image's detections (see the module docstring)."""
     objects = group_by_class(detections, score_threshold)
-    correct = True
-    reason: list[str] = []
-    matched_groups: list[list[Detection] | None] = []
-    found_per_clause: list[list[Detection]] = []
-    for req in metadata.get("include", []):
-        classname, count = req["class"], int(req["count"])
-        matched = True
-        found = objects.get(classname, [])[:count]
-        found_per_clause.append(found)
-        if len(found) < count:
-            correct = matched = False
-            reason.append(f"expected {classname}>={count}, found {len(found)}")
-        else:
-            if "color" in req:
-                colors = [d.color for d in found]
-                if colors.count(req["color"]) < count:
-                    correct = matched = False
-                    reason.append(
-                        f"expected {req['color']} {classname}>={count}, found {colors.count(req['color'])} "
-                        f"{req['color']}; and " + ", ".join(f"{colors.count(c)} {c}" for c in COLORS if c in colors)
-                    )
-            if "position" in req and matched:
-                expected_rel, target_group = req["position"][0], int(req["position"][1])
-                target = matched_groups[target_group] if target_group < len(matched_groups) else None
-                if target is None:
-                    correct = matched = False
-                    reason.append(f"no target for {classname} to be {expected_rel}")
-                else:
-                    for obj in found:
-                        for target_obj in target:
-                            true_rels = relative_position(obj.box, target_obj.box, position_threshold)
-                            if expected_rel not in true_rels:
-                                correct = matched = False
-                                reason.append(
-                                    f"expected {classname} {expected_rel} target, found "
-                                    f"{' and '.join(sorted(true_rels))} target"
-                                )
-                                break
-                        if not matched:
-                            break
-        matched_groups.append(found if matched else None)
-    for req in metadata.get("exclude", []):
-        classname = req["class"]
-        if len(objects.get(classname, [])) >= req["count"]:
-            correct = False
-            reason.append(f"expected {classname}<{req['count']}, found {len(objects[classname])}")
-    return ImageEvaluation(correct, "\n".join(reason), list(detections), found_per_clause, metadata.get("tag"))
+    verdict = geneval_verdict(objects, metadata, lambda found, _: [d.color for d in found], COLORS, position_threshold)
+    return ImageEvaluation(verdict.correct, "\n".join(verdict.reasons), list(detections), verdict.found,
+                           metadata.get("tag"))
 
 
 def evaluate_images(

@@ -1,4 +1,4 @@
-"""Box geometry shared by the renderer and the scorer: GenEval's relative-position rule.
+"""Box geometry shared by the shapes renderer and every GenEval-style scorer: GenEval's relative-position rule.
 
 GenEval (``evaluation/evaluate_images.py``, ``relative_position``) compares the box centres of two objects
 after shrinking the offset by ``POSITION_THRESHOLD`` times the sum of their dimensions, so that objects whose
