@@ -13,6 +13,7 @@ steps to first reach ``--target`` accuracy (``-`` when a run never does). Writes
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import statistics
 import time
@@ -45,20 +46,24 @@ def held_out_curve(run_dir: Path, model: str, eval_seeds: list[int], config) -> 
 def run_one(out: Path, model: str, aggregator: str, seed: int, steps: int, eval_every: int, eval_seeds: list[int],
             overrides: list[str]) -> dict:
     from t2i_rl.config import load_config
-    from t2i_rl.shapes.prompts import heldout_prompts, train_prompts, write_jsonl
-    from t2i_rl.shapes_demo import CONFIG
+    from t2i_rl.shapes_demo import CONFIG, write_prompt_files
     from t2i_rl.trainer import Trainer
 
     run_dir = out / aggregator / f"seed{seed}"
     result_path = run_dir / "result.json"
-    if result_path.exists():  # resumable: finished runs are kept
-        return json.loads(result_path.read_text())
+    train_file, heldout_file = write_prompt_files(out)
+    setup = {"model": str(model), "steps": steps, "eval_every": eval_every, "eval_seeds": list(eval_seeds),
+             "overrides": list(overrides), "prompts_sha256": hashlib.sha256(train_file.read_bytes()).hexdigest()}
+    if result_path.exists():  # resumable: finished runs are kept, if they ran the same comparison
+        result = json.loads(result_path.read_text())
+        if result.get("setup") != setup:
+            raise SystemExit(f"{result_path} was made with other settings ({result.get('setup')}, now {setup}); "
+                             "use a fresh --out, or delete that run to redo it")
+        return result
     run_dir.mkdir(parents=True, exist_ok=True)
-    write_jsonl(train_prompts(), out / "train_prompts.jsonl")
-    write_jsonl(heldout_prompts(), out / "heldout_prompts.jsonl")
     config = load_config(CONFIG, [
-        f"output_dir={run_dir}", f"model.pretrained={model}", f"data.prompts={out / 'train_prompts.jsonl'}",
-        f"data.eval_prompts={out / 'heldout_prompts.jsonl'}", f"aggregator.name={aggregator}", f"seed={seed}",
+        f"output_dir={run_dir}", f"model.pretrained={model}", f"data.prompts={train_file}",
+        f"data.eval_prompts={heldout_file}", f"aggregator.name={aggregator}", f"seed={seed}",
         f"train.num_steps={steps}", f"checkpoint.every={eval_every}", "checkpoint.keep_last=1000",
         *overrides,
     ])
@@ -66,7 +71,7 @@ def run_one(out: Path, model: str, aggregator: str, seed: int, steps: int, eval_
     Trainer(config).train()
     train_minutes = (time.perf_counter() - start) / 60
     curve = held_out_curve(run_dir, model, eval_seeds, config)
-    result = {"aggregator": aggregator, "seed": seed, "train_minutes": train_minutes,
+    result = {"aggregator": aggregator, "seed": seed, "setup": setup, "train_minutes": train_minutes,
               "curve": {str(k): v for k, v in sorted(curve.items())}}
     result_path.write_text(json.dumps(result, indent=1))
     return result

@@ -16,6 +16,8 @@ import logging
 import sys
 from pathlib import Path
 
+from t2i_rl import SHIPPED_SHAPES_MODEL
+
 
 def _quiet_libraries() -> None:
     import diffusers
@@ -100,11 +102,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.shapes_model:
         from t2i_rl.shapes_demo import run_shapes_demo
 
-        overrides = [f"train.num_steps={args.steps}"] if args.steps else []
+        if not (Path(args.shapes_model) / "model_index.json").is_file():
+            print(f"error: no shapes model at {args.shapes_model} (model_index.json missing); pretrain one with "
+                  "`python scripts/pretrain_shapes.py --out DIR` and pass --shapes-model DIR", file=sys.stderr)
+            return 2
+        overrides = [*([f"train.num_steps={args.steps}"] if args.steps else []), *args.overrides]
         summary = run_shapes_demo(args.out, model=args.shapes_model, overrides=overrides)
         print(f"held-out strict accuracy {summary['base_accuracy']:.3f} -> {summary['final_accuracy']:.3f} "
               f"in {summary['minutes']:.1f} min; report: {Path(args.out) / 'report.html'}")
         return 0
+    if args.overrides:
+        print("error: config overrides apply to the shapes demo (--shapes-model)", file=sys.stderr)
+        return 2
     from t2i_rl.demo import run_demo
 
     summary = run_demo(args.out, num_steps=args.steps)
@@ -191,8 +200,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="the embedded demo: RL on a tiny model on CPU, with a report")
     p.add_argument("--out", default="runs/demo")
     p.add_argument("--steps", type=int, default=None)
-    p.add_argument("--shapes-model", help="a pretrained shapes model (scripts/pretrain_shapes.py): run the shapes-world "
-                   "demo (flow-GRPO + CMO, held-out accuracy before/after, report.html) instead of the tiny one")
+    p.add_argument("--shapes-model", nargs="?", const=str(SHIPPED_SHAPES_MODEL), default=None,
+                   help="run the shapes-world demo (flow-GRPO + CMO, held-out GenEval accuracy before/after, "
+                   "report.html) on this model; alone, on the one shipped in the package")
+    p.add_argument("overrides", nargs="*", help="dotted overrides of configs/shapes_demo.yaml (shapes demo only)")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("refine", help="test-time generate -> critique -> refine the prompt -> regenerate (same seed)")

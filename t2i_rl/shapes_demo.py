@@ -1,9 +1,10 @@
 """The shapes-world demo: flow-GRPO + CMO on the shipped shapes model, held-out accuracy before and after.
 
 Steps: measure strict GenEval accuracy per tag of the base model on the held-out prompts (fixed seeds); fine-tune
-a LoRA with flow-GRPO on the training prompts against the exact per-concept detector reward, aggregated by CMO;
-load the exported diffusers LoRA into a fresh pipeline and measure again; write ``summary.json`` and
-``report.html`` (per-tag table, per-concept reward curves, the same prompts and seeds before/after).
+a LoRA with flow-GRPO on the training prompts (every tag equally often) against the exact per-concept detector
+reward, aggregated by CMO; load the exported diffusers LoRA into a fresh pipeline and measure again; write
+``summary.json`` and ``report.html`` (per-tag table, per-concept reward curves, the same prompts and seeds
+before/after).
 """
 
 from __future__ import annotations
@@ -16,12 +17,18 @@ from pathlib import Path
 from t2i_rl.config import load_config
 from t2i_rl.policies import SD3Policy
 from t2i_rl.shapes.model import SHIPPED_MODEL, accuracy_table, heldout_accuracy
-from t2i_rl.shapes.prompts import heldout_prompts, train_prompts, write_jsonl
+from t2i_rl.shapes.prompts import heldout_prompts, tag_balanced, train_prompts, write_jsonl
 from t2i_rl.trainer import Trainer
 from t2i_rl.visualize import plot_curves, save_grid
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "shapes_demo.yaml"
 EVAL_SEEDS = [1000, 1001, 1002, 1003]
+
+
+def write_prompt_files(out: Path) -> tuple[Path, Path]:
+    """The RL prompts (the training split, tag-balanced) and the held-out prompts, as GenEval-style jsonl."""
+    return (write_jsonl(tag_balanced(train_prompts()), out / "train_prompts.jsonl"),
+            write_jsonl(heldout_prompts(), out / "heldout_prompts.jsonl"))
 
 
 def run_shapes_demo(out: str | Path = "runs/demo", model: str | Path = SHIPPED_MODEL, overrides: list[str] = (),
@@ -30,11 +37,10 @@ def run_shapes_demo(out: str | Path = "runs/demo", model: str | Path = SHIPPED_M
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    write_jsonl(train_prompts(), out / "train_prompts.jsonl")
-    write_jsonl(heldout_prompts(), out / "heldout_prompts.jsonl")
+    train_file, heldout_file = write_prompt_files(out)
     config = load_config(CONFIG, [
-        f"output_dir={out / 'run'}", f"model.pretrained={model}", f"data.prompts={out / 'train_prompts.jsonl'}",
-        f"data.eval_prompts={out / 'heldout_prompts.jsonl'}", *overrides,
+        f"output_dir={out / 'run'}", f"model.pretrained={model}", f"data.prompts={train_file}",
+        f"data.eval_prompts={heldout_file}", *overrides,
     ])
     held = heldout_prompts()
     evaluate = dict(seeds=eval_seeds, num_steps=config.sampling.eval_steps, guidance_scale=config.sampling.guidance_scale,

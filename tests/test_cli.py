@@ -43,3 +43,7 @@ def test_cli_errors_exit_with_a_message(tmp_path, capsys):
     assert "unknown config key 'train.learnin_rate'" in capsys.readouterr().err
     assert main(["train", f"model.pretrained={tmp_path / 'missing'}", "data.inline_prompts=[a]"]) == 2
     assert "is not a directory" in capsys.readouterr().err
+    assert main(["demo", "--shapes-model", str(tmp_path / "missing"), "--out", str(tmp_path / "demo")]) == 2
+    assert "no shapes model" in capsys.readouterr().err and not (tmp_path / "demo").exists()
+    assert main(["demo", "--out", str(tmp_path / "demo"), "train.learning_rate=1"]) == 2
+    assert "shapes demo" in capsys.readouterr().err and not (tmp_path / "demo").exists()

@@ -60,3 +60,7 @@ def test_compare_runs_every_aggregator_and_is_resumable(tmp_path, monkeypatch):
     first = (tmp_path / "cmp" / "cmo" / "seed0" / "result.json").stat().st_mtime_ns
     compare.main()  # finished runs are kept, not retrained
     assert (tmp_path / "cmp" / "cmo" / "seed0" / "result.json").stat().st_mtime_ns == first
+    argv[argv.index("--steps") + 1] = "2"  # another comparison into the same folder is refused, not mixed in
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(SystemExit, match="other settings"):
+        compare.main()

@@ -199,3 +199,14 @@ def test_builders_validate():
         P.position("circle", "inside", "square")
     with pytest.raises(ValueError):
         P.enumerate_tag("nonsense")
+
+
+def test_tag_balanced_draws_every_tag_about_equally_often():
+    from collections import Counter
+
+    train = P.train_prompts()
+    balanced = P.tag_balanced(train)
+    per_tag = Counter(m["tag"] for m in balanced)
+    assert set(per_tag) == {m["tag"] for m in train} and max(per_tag.values()) / min(per_tag.values()) < 1.15
+    assert {m["prompt"] for m in balanced} == {m["prompt"] for m in train}  # repeats only, nothing new
+    assert P.tag_balanced([]) == []
