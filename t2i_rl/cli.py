@@ -99,9 +99,10 @@ def cmd_make_tiny(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    if args.shapes_model:
+    if args.shapes or args.shapes_model:
         from t2i_rl.shapes_demo import run_shapes_demo
 
+        args.shapes_model = args.shapes_model or str(SHIPPED_SHAPES_MODEL)
         if not (Path(args.shapes_model) / "model_index.json").is_file():
             print(f"error: no shapes model at {args.shapes_model} (model_index.json missing); pretrain one with "
                   "`python scripts/pretrain_shapes.py --out DIR` and pass --shapes-model DIR", file=sys.stderr)
@@ -112,7 +113,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
               f"in {summary['minutes']:.1f} min; report: {Path(args.out) / 'report.html'}")
         return 0
     if args.overrides:
-        print("error: config overrides apply to the shapes demo (--shapes-model)", file=sys.stderr)
+        print("error: config overrides apply to the shapes demo (--shapes)", file=sys.stderr)
         return 2
     from t2i_rl.demo import run_demo
 
@@ -200,9 +201,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="the embedded demo: RL on a tiny model on CPU, with a report")
     p.add_argument("--out", default="runs/demo")
     p.add_argument("--steps", type=int, default=None)
-    p.add_argument("--shapes-model", nargs="?", const=str(SHIPPED_SHAPES_MODEL), default=None,
+    p.add_argument("--shapes", action="store_true",
                    help="run the shapes-world demo (flow-GRPO + CMO, held-out GenEval accuracy before/after, "
-                   "report.html) on this model; alone, on the one shipped in the package")
+                   "report.html) on the shapes model shipped in the package")
+    p.add_argument("--shapes-model", default=None, help="run the shapes-world demo on this shapes model instead")
     p.add_argument("overrides", nargs="*", help="dotted overrides of configs/shapes_demo.yaml (shapes demo only)")
     p.set_defaults(func=cmd_demo)
 
