@@ -110,11 +110,11 @@ def summarize(results: list[dict], target: float) -> tuple[dict, str]:
 
 
 def main() -> None:
-    from t2i_rl.shapes.model import SHIPPED_MODEL
+    from t2i_rl import SHIPPED_SHAPES_MODEL
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="runs/compare")
-    parser.add_argument("--model", default=str(SHIPPED_MODEL))
+    parser.add_argument("--model", default=str(SHIPPED_SHAPES_MODEL))
     parser.add_argument("--aggregators", nargs="+", default=list(AGGREGATORS), choices=AGGREGATORS)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--steps", type=int, default=60)

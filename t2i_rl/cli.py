@@ -102,13 +102,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.shapes or args.shapes_model:
         from t2i_rl.shapes_demo import run_shapes_demo
 
-        args.shapes_model = args.shapes_model or str(SHIPPED_SHAPES_MODEL)
-        if not (Path(args.shapes_model) / "model_index.json").is_file():
-            print(f"error: no shapes model at {args.shapes_model} (model_index.json missing); pretrain one with "
+        model = args.shapes_model or str(SHIPPED_SHAPES_MODEL)
+        if not (Path(model) / "model_index.json").is_file():
+            print(f"error: no shapes model at {model} (model_index.json missing); pretrain one with "
                   "`python scripts/pretrain_shapes.py --out DIR` and pass --shapes-model DIR", file=sys.stderr)
             return 2
         overrides = [*([f"train.num_steps={args.steps}"] if args.steps else []), *args.overrides]
-        summary = run_shapes_demo(args.out, model=args.shapes_model, overrides=overrides)
+        summary = run_shapes_demo(args.out, model=model, overrides=overrides)
         print(f"held-out strict accuracy {summary['base_accuracy']:.3f} -> {summary['final_accuracy']:.3f} "
               f"in {summary['minutes']:.1f} min; report: {Path(args.out) / 'report.html'}")
         return 0

@@ -14,9 +14,10 @@ import json
 import time
 from pathlib import Path
 
+from t2i_rl import SHIPPED_SHAPES_MODEL
 from t2i_rl.config import load_config
 from t2i_rl.policies import SD3Policy
-from t2i_rl.shapes.model import SHIPPED_MODEL, accuracy_table, heldout_accuracy
+from t2i_rl.shapes.model import accuracy_table, heldout_accuracy
 from t2i_rl.shapes.prompts import heldout_prompts, tag_balanced, train_prompts, write_jsonl
 from t2i_rl.trainer import Trainer
 from t2i_rl.visualize import plot_curves, save_grid
@@ -31,7 +32,7 @@ def write_prompt_files(out: Path) -> tuple[Path, Path]:
             write_jsonl(heldout_prompts(), out / "heldout_prompts.jsonl"))
 
 
-def run_shapes_demo(out: str | Path = "runs/demo", model: str | Path = SHIPPED_MODEL, overrides: list[str] = (),
+def run_shapes_demo(out: str | Path = "runs/demo", model: str | Path = SHIPPED_SHAPES_MODEL, overrides: list[str] = (),
                     eval_seeds: list[int] = EVAL_SEEDS) -> dict:
     """Run the demo; ``overrides`` are dotted config overrides on top of configs/shapes_demo.yaml."""
     out = Path(out)

@@ -13,9 +13,6 @@ from typing import Any, Sequence
 
 import torch
 
-from t2i_rl import SHIPPED_SHAPES_MODEL
-
-SHIPPED_MODEL = SHIPPED_SHAPES_MODEL
 RESOLUTION = 64
 
 
