@@ -38,6 +38,7 @@ class SamplingConfig:
     guidance_scale: float = 4.5  # CFG scale for SD3, guidance embedding for FLUX
     noise_level: float = 0.7  # SDE noise scale a in sigma_t = a sqrt(sigma / (1 - sigma))
     sde_window: Optional[int] = None  # None: all steps stochastic; k: k consecutive SDE steps, the rest ODE
+    sde_window_max_start: Optional[int] = None  # latest first step of the window (None: any); flow-GRPO-Fast: T // 2
     negative_prompt: str = ""  # SD3 classifier-free guidance negative prompt
 
 
@@ -67,6 +68,7 @@ class RolloutConfig:
     images_per_prompt: int = 24  # group size k: images of one prompt compared with each other
     batch_size: int = 9  # images per process per sampling batch; batch_size * processes % k == 0
     batches_per_step: int = 4  # sampling batches per training step
+    same_noise: bool = False  # the k images of a group share their initial noise (DanceGRPO's init_same_noise)
 
 
 @dataclass
@@ -83,7 +85,7 @@ class TrainConfig:
     micro_batch_size: int = 9  # images per process per backward pass
     gradient_accumulation_steps: int = 2  # micro-batches per optimizer update (times the trained timesteps)
     inner_epochs: int = 1  # passes over each step's rollouts
-    timestep_fraction: float = 0.99  # fraction of the SDE steps trained per image (random subset per image)
+    timestep_fraction: float = 0.99  # the first int(T * fraction) SDE steps are trained (0.99: all but the last)
     clip_range: float = 1e-4  # PPO ratio clip epsilon
     adv_clip_max: float = 5.0  # advantages are clipped to [-max, max]
     beta: float = 0.04  # KL weight to the reference (LoRA disabled); 0 skips the reference pass
@@ -206,6 +208,13 @@ def validate(config: Config) -> None:
     for name in ("train_steps", "eval_steps"):
         if getattr(config.sampling, name) < 1:
             raise ConfigError(f"sampling.{name} must be >= 1")
+    s = config.sampling
+    if s.sde_window_max_start is not None:
+        if s.sde_window is None:
+            raise ConfigError("sampling.sde_window_max_start needs sampling.sde_window (the window's length)")
+        if not 0 <= s.sde_window_max_start <= s.train_steps - s.sde_window:
+            raise ConfigError(f"sampling.sde_window_max_start must be in [0, {s.train_steps - s.sde_window}] "
+                              f"(train_steps - sde_window), got {s.sde_window_max_start}")
 
 
 def to_dict(config: Config) -> dict:

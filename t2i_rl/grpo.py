@@ -42,11 +42,13 @@ def step_log_prob(
     return StepLogProb(log_prob, traj.log_probs[rows, steps], kl)
 
 
-def train_timesteps(sde_steps: list[int], batch: int, fraction: float, generator: torch.Generator) -> torch.Tensor:
-    """Per image, a random subset of ``max(1, int(len(sde_steps) * fraction))`` SDE steps: ``[B, n]``.
+def train_timesteps(sde_steps: list[int], batch: int, fraction: float) -> torch.Tensor:
+    """The SDE steps each image trains on: the first ``max(1, int(len(sde_steps) * fraction))`` in time order, ``[B, n]``.
 
-    As flow-GRPO, each image trains on its own random steps (column j mixes timesteps across the batch).
+    As flow-GRPO's ``train_sd3.py`` (``train_timesteps = range(num_train_timesteps)`` over time-ordered latents,
+    ``timestep_fraction = 0.99``): the default drops the last step, whose noise ``sigma_t * sqrt(|dt|)`` is near 0
+    (``sigma = 1/1000 -> 0``), so its log-prob ratio swings wildly while it can barely change the image. DDPO's
+    random per-image subsets would train that step in ``n / T`` of the images.
     """
     count = max(1, int(len(sde_steps) * fraction))
-    choices = torch.tensor(sde_steps)
-    return torch.stack([choices[torch.randperm(len(sde_steps), generator=generator)[:count]] for _ in range(batch)])
+    return torch.tensor(sorted(sde_steps)[:count]).expand(batch, count)

@@ -3,6 +3,10 @@
 Every process builds the same global batch from ``(seed, step, batch)`` alone (no communication, exact after a
 resume): ``m = batch_size * num_processes / k`` distinct prompts, each repeated k times *contiguously*, and takes
 its own ``batch_size`` slice. A group may straddle two processes; rewards are gathered before group statistics.
+
+With ``same_noise`` every image of a group starts from the same initial noise (DanceGRPO's ``--init_same_noise``):
+the images then differ only by the SDE noise of the trained steps, so the group's reward differences are credited
+to the policy's own actions rather than to where each image started.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ class Slot:
 class GroupSampler:
     def __init__(
         self, num_prompts: int, images_per_prompt: int, batch_size: int, num_processes: int = 1,
-        process_index: int = 0, seed: int = 0,
+        process_index: int = 0, seed: int = 0, same_noise: bool = False,
     ) -> None:
         if num_prompts < 1:
             raise ValueError("the prompt list is empty: give data.prompts (a .txt/.jsonl file) or data.inline_prompts")
@@ -39,6 +43,7 @@ class GroupSampler:
         self.num_processes = num_processes
         self.process_index = process_index
         self.seed = seed
+        self.same_noise = same_noise
         self.prompts_per_batch = total // images_per_prompt
 
     def global_batch(self, step: int, batch: int) -> list[Slot]:
@@ -50,7 +55,8 @@ class GroupSampler:
         for g, prompt_index in enumerate(chosen):
             group_id = batch * self.prompts_per_batch + g
             for j in range(self.k):
-                slots.append(Slot(prompt_index, group_id, mix_seed(self.seed, step, batch, group_id, j) % 2**31))
+                noise_index = 0 if self.same_noise else j
+                slots.append(Slot(prompt_index, group_id, mix_seed(self.seed, step, batch, group_id, noise_index) % 2**31))
         return slots
 
     def local_batch(self, step: int, batch: int) -> list[Slot]:

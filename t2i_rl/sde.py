@@ -103,18 +103,26 @@ def kl_to_reference(mean: torch.Tensor, mean_ref: torch.Tensor, std_dev_t: torch
     return sq / (2 * std**2)
 
 
-def sde_window(num_steps: int, window: int | None, generator: torch.Generator | None = None) -> list[int]:
+def sde_window(
+    num_steps: int, window: int | None, generator: torch.Generator | None = None, max_start: int | None = None
+) -> list[int]:
     """Indices of the stochastic (and trained) steps.
 
     ``window=None`` makes every step stochastic (flow-GRPO). Otherwise ``window`` consecutive steps starting at
-    a position drawn uniformly from ``[0, num_steps - window]`` are stochastic and the others are ODE steps
-    (MixGRPO, arXiv 2507.21802; flow-GRPO-Fast). The same window is used for the whole batch.
+    a position drawn uniformly from ``[0, max_start]`` are stochastic and the others are ODE steps (MixGRPO,
+    arXiv 2507.21802; flow-GRPO-Fast, whose ``sde_window_range`` keeps the window in the first half of the
+    schedule, where the layout is decided). ``max_start=None`` allows every start, ``num_steps - window``.
+    The same window is used for the whole batch.
     """
     if window is None or window >= num_steps:
         return list(range(num_steps))
     if window < 1:
         raise ValueError(f"sampling.sde_window must be >= 1 or null, got {window}")
-    start = int(torch.randint(0, num_steps - window + 1, (1,), generator=generator).item())
+    last = num_steps - window if max_start is None else max_start
+    if not 0 <= last <= num_steps - window:
+        raise ValueError(f"sampling.sde_window_max_start must be in [0, {num_steps - window}] for {num_steps} steps "
+                         f"and a window of {window}, got {max_start}")
+    start = int(torch.randint(0, last + 1, (1,), generator=generator).item())
     return list(range(start, start + window))
 
 

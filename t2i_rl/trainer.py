@@ -84,7 +84,7 @@ class Trainer:
             self.ema = EMAModel(params, decay=t.ema_decay, use_ema_warmup=False)
         self.sampler = GroupSampler(
             len(self.prompts), config.rollout.images_per_prompt, config.rollout.batch_size,
-            self.accelerator.num_processes, self.accelerator.process_index, config.seed,
+            self.accelerator.num_processes, self.accelerator.process_index, config.seed, config.rollout.same_noise,
         )
         self.step = 0
         self.history: list[dict[str, float]] = []
@@ -123,7 +123,7 @@ class Trainer:
         c = self.config
         self.policy.transformer.eval()
         window_gen = torch.Generator().manual_seed(mix_seed(c.seed, step, 7))
-        sde_steps = sde_window(c.sampling.train_steps, c.sampling.sde_window, window_gen)
+        sde_steps = sde_window(c.sampling.train_steps, c.sampling.sde_window, window_gen, c.sampling.sde_window_max_start)
         sigmas = self.policy.sigmas(c.sampling.train_steps, c.sampling.resolution)
         trajectories, items, group_ids = [], [], []
         for b in range(c.rollout.batches_per_step):
@@ -174,7 +174,7 @@ class Trainer:
         num_micro, accum = self.micro_batches_per_step(), t.gradient_accumulation_steps
         for _ in range(t.inner_epochs):
             order = torch.randperm(len(traj), generator=gen)
-            steps = train_timesteps(traj.sde_steps, len(traj), t.timestep_fraction, gen)
+            steps = train_timesteps(traj.sde_steps, len(traj), t.timestep_fraction)
             for m in range(num_micro):
                 idx = order[m * t.micro_batch_size : (m + 1) * t.micro_batch_size]
                 window = min(accum, num_micro - (m // accum) * accum)  # micro-batches in this update (last may be short)
@@ -188,6 +188,25 @@ class Trainer:
         out["train/grad_norm"] = grad_norm / self.updates_per_step()
         out["train/lr"] = self.lr_scheduler.get_last_lr()[0]
         return out
+
+    def policy_gradient(self, step: int) -> torch.Tensor:
+        """The flattened LoRA gradient of step ``step``'s loss at the current weights, without updating them.
+
+        Rollouts, rewards and advantages as ``train_step``; one batch's gradient for ``t2i_rl.noise_scale``.
+        """
+        traj, items, group_ids = self.rollout(step)
+        advantages, _ = self.advantages(self.score(traj.images, items), group_ids)
+        self.policy.transformer.train()
+        self.optimizer.zero_grad(set_to_none=True)
+        steps = train_timesteps(traj.sde_steps, len(traj), self.config.train.timestep_fraction)
+        num_micro, size = self.micro_batches_per_step(), self.config.train.micro_batch_size
+        for m in range(num_micro):
+            idx = torch.arange(m * size, (m + 1) * size)
+            self._backward_micro_batch(traj.select(idx), advantages[idx], steps[idx], num_micro, m == num_micro - 1)
+        params = self.policy.lora_parameters()
+        grad = torch.cat([p.grad.flatten() if p.grad is not None else torch.zeros(p.numel()) for p in params])
+        self.optimizer.zero_grad(set_to_none=True)
+        return grad.detach().cpu()
 
     def _backward_micro_batch(
         self, micro: Trajectory, advantages: torch.Tensor, steps: torch.Tensor, window: int, syncs: bool

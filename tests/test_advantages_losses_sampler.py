@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from t2i_rl.advantages import group_advantages
+from t2i_rl.grpo import train_timesteps
 from t2i_rl.losses import grpo_loss
 from t2i_rl.sampler import GroupSampler
 
@@ -68,3 +69,25 @@ def test_sampler_rejects_groups_that_do_not_divide_the_batch_and_empty_prompts()
         GroupSampler(10, images_per_prompt=4, batch_size=6, num_processes=1)
     with pytest.raises(ValueError, match="prompt list is empty"):
         GroupSampler(0, 4, 8)
+
+
+def test_same_noise_shares_one_seed_per_group_and_keeps_groups_apart():
+    slots = GroupSampler(10, images_per_prompt=4, batch_size=8, seed=3, same_noise=True).global_batch(0, 0)
+    seeds_by_group = {}
+    for s in slots:
+        seeds_by_group.setdefault(s.group_id, set()).add(s.seed)
+    assert all(len(seeds) == 1 for seeds in seeds_by_group.values())
+    assert len(set.union(*seeds_by_group.values())) == len(seeds_by_group)  # groups still start apart
+    # the shared seed is the independent sampler's first image of the group
+    independent = GroupSampler(10, images_per_prompt=4, batch_size=8, seed=3).global_batch(0, 0)
+    assert [s.seed for s in slots[::4]] == [s.seed for s in independent[::4]]
+
+
+def test_train_timesteps_are_flow_grpos_first_steps_in_time_order():
+    # flow-GRPO: range(int(T * timestep_fraction)); 0.99 of 8 steps trains steps 0..6, never the near-noiseless last
+    steps = train_timesteps(list(range(8)), batch=3, fraction=0.99)
+    assert steps.tolist() == [list(range(7))] * 3
+    assert train_timesteps(list(range(8)), batch=2, fraction=0.5).tolist() == [[0, 1, 2, 3]] * 2
+    # an SDE window (MixGRPO) trains the first steps of the window; at least one step always
+    assert train_timesteps([5, 3, 4], batch=1, fraction=0.7).tolist() == [[3, 4]]
+    assert train_timesteps([2], batch=1, fraction=0.1).tolist() == [[2]]

@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import pytest
+
 from t2i_rl.config import Config, ConfigError, load_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,6 +37,10 @@ def test_bad_values_are_errors():
         load_config(None, ["rewards=[{name: image_stats, weight: 2}]"])
     with pytest.raises(ConfigError, match="does not exist"):
         load_config("no/such.yaml")
+    with pytest.raises(ConfigError, match="needs sampling.sde_window"):
+        load_config(None, ["sampling.sde_window_max_start=2"])
+    with pytest.raises(ConfigError, match=r"sde_window_max_start must be in \[0, 8\]"):
+        load_config(None, ["sampling.train_steps=10", "sampling.sde_window=2", "sampling.sde_window_max_start=9"])
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "configs").glob("*.yaml")), ids=lambda p: p.name)

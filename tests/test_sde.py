@@ -90,3 +90,12 @@ def test_sde_window_is_contiguous_and_within_range():
     assert len(starts) > 3
     with pytest.raises(ValueError):
         sde_window(10, 0)
+
+
+def test_sde_window_max_start_keeps_the_window_early():
+    gen = torch.Generator().manual_seed(0)
+    starts = {sde_window(8, 1, gen, max_start=3)[0] for _ in range(100)}
+    assert starts == {0, 1, 2, 3}  # flow-GRPO-Fast's sde_window_range: the first half only, every start drawn
+    assert sde_window(8, 2, gen, max_start=0) == [0, 1]
+    with pytest.raises(ValueError, match="sde_window_max_start"):
+        sde_window(8, 2, gen, max_start=7)
