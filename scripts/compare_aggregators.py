@@ -1,6 +1,6 @@
 """Compare reward aggregators on the shapes world: the same budget, prompts and seeds for each.
 
-    python scripts/compare_aggregators.py --out runs/compare --seeds 0 1 2 --steps 60 --eval-every 20
+    python scripts/compare_aggregators.py --out runs/compare --seeds 0 1 2 --steps 90 --eval-every 30
 
 For every aggregator (weighted_sum, gdpo, lsc, cmo) and training seed, fine-tunes the shapes model with flow-GRPO
 (configs/shapes_demo.yaml, the demo's recipe) and measures held-out strict GenEval accuracy of the checkpoint LoRA
@@ -28,9 +28,11 @@ def held_out_curve(run_dir: Path, model: str, eval_seeds: list[int], config) -> 
     from t2i_rl.policies import SD3Policy, prepare_for_training
     from t2i_rl.shapes.model import heldout_accuracy
     from t2i_rl.shapes.prompts import heldout_prompts
+    from t2i_rl.shapes_demo import EVAL_MIN_IMAGES_PER_TAG
 
     evaluate = dict(seeds=eval_seeds, num_steps=config.sampling.eval_steps,
-                    guidance_scale=config.sampling.guidance_scale, max_sequence_length=config.model.max_sequence_length)
+                    guidance_scale=config.sampling.guidance_scale, max_sequence_length=config.model.max_sequence_length,
+                    min_images_per_tag=EVAL_MIN_IMAGES_PER_TAG)
     policy = prepare_for_training(SD3Policy.from_pretrained(model), config.model)
     curve = {}
     with policy.reference():
@@ -46,13 +48,14 @@ def held_out_curve(run_dir: Path, model: str, eval_seeds: list[int], config) -> 
 def run_one(out: Path, model: str, aggregator: str, seed: int, steps: int, eval_every: int, eval_seeds: list[int],
             overrides: list[str]) -> dict:
     from t2i_rl.config import load_config
-    from t2i_rl.shapes_demo import CONFIG, write_prompt_files
+    from t2i_rl.shapes_demo import CONFIG, EVAL_MIN_IMAGES_PER_TAG, write_prompt_files
     from t2i_rl.trainer import Trainer
 
     run_dir = out / aggregator / f"seed{seed}"
     result_path = run_dir / "result.json"
     train_file, heldout_file = write_prompt_files(out)
     setup = {"model": str(model), "steps": steps, "eval_every": eval_every, "eval_seeds": list(eval_seeds),
+             "eval_min_images_per_tag": EVAL_MIN_IMAGES_PER_TAG,
              "overrides": list(overrides), "prompts_sha256": hashlib.sha256(train_file.read_bytes()).hexdigest()}
     if result_path.exists():  # resumable: finished runs are kept, if they ran the same comparison
         result = json.loads(result_path.read_text())
@@ -117,7 +120,7 @@ def main() -> None:
     parser.add_argument("--model", default=str(SHIPPED_SHAPES_MODEL))
     parser.add_argument("--aggregators", nargs="+", default=list(AGGREGATORS), choices=AGGREGATORS)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--steps", type=int, default=90)
     parser.add_argument("--eval-every", type=int, default=20)
     parser.add_argument("--eval-seeds", nargs="+", type=int, default=[1000, 1001])
     parser.add_argument("--target", type=float, default=0.3, help="held-out overall accuracy for 'steps to reach'")

@@ -24,6 +24,8 @@ from t2i_rl.visualize import plot_curves, save_grid
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "shapes_demo.yaml"
 EVAL_SEEDS = [1000, 1001, 1002, 1003]
+#: Tags with few held-out prompts get more seeds (the single-object tag is one prompt): 16 images per tag at least.
+EVAL_MIN_IMAGES_PER_TAG = 16
 
 
 def write_prompt_files(out: Path) -> tuple[Path, Path]:
@@ -33,7 +35,7 @@ def write_prompt_files(out: Path) -> tuple[Path, Path]:
 
 
 def run_shapes_demo(out: str | Path = "runs/demo", model: str | Path = SHIPPED_SHAPES_MODEL, overrides: list[str] = (),
-                    eval_seeds: list[int] = EVAL_SEEDS) -> dict:
+                    eval_seeds: list[int] = EVAL_SEEDS, min_images_per_tag: int = EVAL_MIN_IMAGES_PER_TAG) -> dict:
     """Run the demo; ``overrides`` are dotted config overrides on top of configs/shapes_demo.yaml."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -45,7 +47,7 @@ def run_shapes_demo(out: str | Path = "runs/demo", model: str | Path = SHIPPED_S
     ])
     held = heldout_prompts()
     evaluate = dict(seeds=eval_seeds, num_steps=config.sampling.eval_steps, guidance_scale=config.sampling.guidance_scale,
-                    max_sequence_length=config.model.max_sequence_length)
+                    max_sequence_length=config.model.max_sequence_length, min_images_per_tag=min_images_per_tag)
 
     base_acc, base_images, _ = heldout_accuracy(SD3Policy.from_pretrained(str(model)), held, **evaluate)
     history = Trainer(config).train()
@@ -63,7 +65,7 @@ def run_shapes_demo(out: str | Path = "runs/demo", model: str | Path = SHIPPED_S
         "steps": len(history),
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
-    write_report(out, summary, history, base_images[:: len(eval_seeds)], final_images[:: len(eval_seeds)], held)
+    write_report(out, summary, history, base_images[: len(held)], final_images[: len(held)], held)
     return summary
 
 

@@ -44,7 +44,8 @@ def test_steps_to_reach_and_summary_by_hand():
 def test_compare_runs_every_aggregator_and_is_resumable(tmp_path, monkeypatch):
     model = tmp_path / "model"
     build_shapes_pipeline(seed=0).save_pretrained(model)
-    fast = ["sampling.eval_steps=2", "sampling.train_steps=2", "rollout.batch_size=8", "rollout.images_per_prompt=4",
+    fast = ["sampling.eval_steps=2", "sampling.train_steps=2",
+            "sampling.sde_window_max_start=0", "rollout.batch_size=8", "rollout.images_per_prompt=4",
             "train.micro_batch_size=8", "train.gradient_accumulation_steps=1", "data.num_eval_prompts=2"]
     argv = ["compare_aggregators.py", "--out", str(tmp_path / "cmp"), "--model", str(model), "--seeds", "0",
             "--aggregators", "weighted_sum", "cmo", "--steps", "1", "--eval-every", "1", "--eval-seeds", "0", "--overrides", *fast]

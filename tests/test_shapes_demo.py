@@ -12,7 +12,8 @@ from t2i_rl.shapes_demo import run_shapes_demo
 def test_shapes_demo_writes_summary_report_and_a_loadable_lora(tmp_path):
     model = tmp_path / "model"
     build_shapes_pipeline(seed=0).save_pretrained(model)
-    fast = ["train.num_steps=1", "sampling.eval_steps=2", "sampling.train_steps=2", "rollout.batch_size=8",
+    fast = ["train.num_steps=1", "sampling.eval_steps=2", "sampling.train_steps=2",
+            "sampling.sde_window_max_start=0", "rollout.batch_size=8",
             "train.micro_batch_size=8", "train.gradient_accumulation_steps=1", "data.num_eval_prompts=2",
             "checkpoint.every=0"]
     summary = run_shapes_demo(tmp_path / "demo", model=model, overrides=fast, eval_seeds=[0])

@@ -11,7 +11,7 @@ import torch
 from diffusers import StableDiffusion3Pipeline
 
 from t2i_rl.policies import SD3Policy
-from t2i_rl.shapes.model import RESOLUTION, accuracy_table, build_shapes_pipeline, heldout_accuracy
+from t2i_rl.shapes.model import RESOLUTION, accuracy_table, build_shapes_pipeline, evaluation_jobs, heldout_accuracy
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -30,6 +30,18 @@ def test_shapes_pipeline_is_sd3_and_round_trips(tmp_path):
     assert images.shape == (2, 3, RESOLUTION, RESOLUTION) and len(correct) == 2
     assert set(acc) == {"single_object", "overall"} and 0 <= acc["overall"] <= 1
     assert "| a | " in accuracy_table({"a": acc})
+
+
+def test_evaluation_jobs_give_small_tags_more_seeds_seed_major():
+    one = {"tag": "single_object", "prompt": "a photo of a square"}
+    many = [{"tag": "color_attr", "prompt": f"p{i}"} for i in range(3)]
+    jobs = evaluation_jobs([one, *many], seeds=[10, 11], min_images_per_tag=5)
+    square = [s for m, s in jobs if m is one]
+    assert square == [10, 11, 12, 13, 14]  # one prompt: 5 seeds; the seeds continue after the given ones
+    assert all(sorted(s for m, s in jobs if m is p) == [10, 11] for p in many)  # 3 prompts x 2 seeds >= 5
+    assert [m["prompt"] for m, _ in jobs[:4]] == ["a photo of a square", "p0", "p1", "p2"]  # first seeds first
+    assert all(s == 10 for _, s in jobs[:4])
+    assert evaluation_jobs([one, *many], seeds=[10, 11]) == [(m, s) for s in (10, 11) for m in [one, *many]]
 
 
 @pytest.mark.slow

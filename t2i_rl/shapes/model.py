@@ -9,6 +9,7 @@ downsamples 4x (three blocks) instead of 8x so that a 64 px image gives a 16x16 
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any, Sequence
 
 import torch
@@ -104,19 +105,34 @@ def build_shapes_pipeline(seed: int = 0, width: int = 128, layers: int = 4, patc
     )
 
 
+def evaluation_jobs(
+    metadata: Sequence[dict[str, Any]], seeds: Sequence[int], min_images_per_tag: int = 0
+) -> list[tuple[dict[str, Any], int]]:
+    """The (prompt, seed) pairs of an evaluation, seed-major: ``jobs[:len(metadata)]`` is every prompt's first seed.
+
+    Every prompt gets ``seeds``; a tag with few prompts gets more seeds per prompt (``seeds[-1] + 1``, ...) until it
+    has ``min_images_per_tag`` images, so that a tag with one held-out prompt is not measured in steps of 1/4.
+    """
+    per_tag = Counter(m["tag"] for m in metadata)
+    counts = [max(len(seeds), -(-min_images_per_tag // per_tag[m["tag"]])) for m in metadata]
+    all_seeds = list(seeds) + [seeds[-1] + 1 + i for i in range(max(counts, default=0) - len(seeds))]
+    return [(m, all_seeds[r]) for r in range(max(counts, default=0)) for m, n in zip(metadata, counts) if r < n]
+
+
 @torch.no_grad()
 def heldout_accuracy(
     policy, metadata: Sequence[dict[str, Any]], seeds: Sequence[int], num_steps: int = 20, guidance_scale: float = 4.5,
-    batch_size: int = 64, max_sequence_length: int = T5_MAX_LENGTH,
+    batch_size: int = 64, max_sequence_length: int = T5_MAX_LENGTH, min_images_per_tag: int = 0,
 ) -> tuple[dict[str, float], torch.Tensor, list[bool]]:
-    """Strict GenEval accuracy per tag (and "overall" = mean of tags) of ODE samples, one per (prompt, seed).
+    """Strict GenEval accuracy per tag (and "overall" = mean of tags) of ODE samples of ``evaluation_jobs``.
 
-    Returns (accuracy, images ``[N, 3, H, W]`` in (prompt, seed) order, per-image correctness).
+    Returns (accuracy, images ``[N, 3, H, W]`` in job order, so ``images[:len(metadata)]`` shows each prompt once,
+    per-image correctness).
     """
     from t2i_rl.rollout import generate
     from t2i_rl.shapes.scoring import evaluate_images, summarize_accuracy
 
-    jobs = [(m, s) for m in metadata for s in seeds]
+    jobs = evaluation_jobs(metadata, seeds, min_images_per_tag)
     images = []
     for start in range(0, len(jobs), batch_size):
         chunk = jobs[start : start + batch_size]
