@@ -28,11 +28,9 @@ def held_out_curve(run_dir: Path, model: str, eval_seeds: list[int], config) -> 
     from t2i_rl.policies import SD3Policy, prepare_for_training
     from t2i_rl.shapes.model import heldout_accuracy
     from t2i_rl.shapes.prompts import heldout_prompts
-    from t2i_rl.shapes_demo import EVAL_MIN_IMAGES_PER_TAG
+    from t2i_rl.shapes_demo import evaluation_settings
 
-    evaluate = dict(seeds=eval_seeds, num_steps=config.sampling.eval_steps,
-                    guidance_scale=config.sampling.guidance_scale, max_sequence_length=config.model.max_sequence_length,
-                    min_images_per_tag=EVAL_MIN_IMAGES_PER_TAG)
+    evaluate = evaluation_settings(config, eval_seeds)
     policy = prepare_for_training(SD3Policy.from_pretrained(model), config.model)
     curve = {}
     with policy.reference():

@@ -28,6 +28,12 @@ EVAL_SEEDS = [1000, 1001, 1002, 1003]
 EVAL_MIN_IMAGES_PER_TAG = 16
 
 
+def evaluation_settings(config, seeds: list[int] = EVAL_SEEDS, min_images_per_tag: int = EVAL_MIN_IMAGES_PER_TAG) -> dict:
+    """The keyword arguments of ``heldout_accuracy`` for the demo's held-out measurement under ``config``."""
+    return dict(seeds=seeds, num_steps=config.sampling.eval_steps, guidance_scale=config.sampling.guidance_scale,
+                max_sequence_length=config.model.max_sequence_length, min_images_per_tag=min_images_per_tag)
+
+
 def write_prompt_files(out: Path) -> tuple[Path, Path]:
     """The RL prompts (the training split, tag-balanced) and the held-out prompts, as GenEval-style jsonl."""
     return (write_jsonl(tag_balanced(train_prompts()), out / "train_prompts.jsonl"),
@@ -46,8 +52,7 @@ def run_shapes_demo(out: str | Path = "runs/demo", model: str | Path = SHIPPED_S
         f"data.eval_prompts={heldout_file}", *overrides,
     ])
     held = heldout_prompts()
-    evaluate = dict(seeds=eval_seeds, num_steps=config.sampling.eval_steps, guidance_scale=config.sampling.guidance_scale,
-                    max_sequence_length=config.model.max_sequence_length, min_images_per_tag=min_images_per_tag)
+    evaluate = evaluation_settings(config, eval_seeds, min_images_per_tag)
 
     base_acc, base_images, _ = heldout_accuracy(SD3Policy.from_pretrained(str(model)), held, **evaluate)
     history = Trainer(config).train()

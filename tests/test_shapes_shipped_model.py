@@ -9,7 +9,7 @@ from t2i_rl.config import load_config
 from t2i_rl.policies import SD3Policy
 from t2i_rl.shapes.model import heldout_accuracy
 from t2i_rl.shapes.prompts import heldout_prompts
-from t2i_rl.shapes_demo import CONFIG, EVAL_MIN_IMAGES_PER_TAG, EVAL_SEEDS
+from t2i_rl.shapes_demo import CONFIG, evaluation_settings
 
 
 def test_shipped_model_loads_as_sd3_and_fits_in_30_mb():
@@ -23,10 +23,7 @@ def test_shipped_model_loads_as_sd3_and_fits_in_30_mb():
 def heldout_accuracy_at_demo_settings():
     config = load_config(CONFIG)
     accuracy, _, _ = heldout_accuracy(SD3Policy.from_pretrained(str(SHIPPED_SHAPES_MODEL)), heldout_prompts(),
-                                      EVAL_SEEDS, num_steps=config.sampling.eval_steps,
-                                      guidance_scale=config.sampling.guidance_scale,
-                                      max_sequence_length=config.model.max_sequence_length,
-                                      min_images_per_tag=EVAL_MIN_IMAGES_PER_TAG)
+                                      **evaluation_settings(config))
     return accuracy
 
 
