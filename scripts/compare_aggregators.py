@@ -22,8 +22,13 @@ from pathlib import Path
 AGGREGATORS = ("weighted_sum", "gdpo", "lsc", "cmo")
 
 
-def held_out_curve(run_dir: Path, model: str, eval_seeds: list[int], config) -> dict[int, dict[str, float]]:
-    """Held-out accuracy per tag at step 0 (the base model) and at every checkpoint of a finished run."""
+def held_out_curve(run_dir: Path, model: str, eval_seeds: list[int], config,
+                   base_cache: Path | None = None) -> dict[int, dict[str, float]]:
+    """Held-out accuracy per tag at step 0 (the base model) and at every checkpoint of a finished run.
+
+    The base model's accuracy is the same for every run of a comparison; ``base_cache`` (a JSON file keyed by the
+    model and evaluation settings) keeps it so that it is measured once.
+    """
     from t2i_rl import checkpoint as ckpt
     from t2i_rl.policies import SD3Policy, prepare_for_training
     from t2i_rl.shapes.model import heldout_accuracy
@@ -33,8 +38,14 @@ def held_out_curve(run_dir: Path, model: str, eval_seeds: list[int], config) -> 
     evaluate = evaluation_settings(config, eval_seeds)
     policy = prepare_for_training(SD3Policy.from_pretrained(model), config.model)
     curve = {}
-    with policy.reference():
-        curve[0] = heldout_accuracy(policy, heldout_prompts(), **evaluate)[0]
+    key = json.dumps({"model": str(model), **evaluate}, sort_keys=True)
+    cached = json.loads(base_cache.read_text()) if base_cache is not None and base_cache.exists() else {}
+    if key not in cached:
+        with policy.reference():
+            cached[key] = heldout_accuracy(policy, heldout_prompts(), **evaluate)[0]
+        if base_cache is not None:
+            base_cache.write_text(json.dumps(cached, indent=1))
+    curve[0] = cached[key]
     for path in ckpt.list_checkpoints(ckpt.checkpoint_dir(run_dir)):
         lora, _, _ = ckpt.load_checkpoint(path, 0)
         policy.load_lora_state_dict(lora)
@@ -71,7 +82,7 @@ def run_one(out: Path, model: str, aggregator: str, seed: int, steps: int, eval_
     start = time.perf_counter()
     Trainer(config).train()
     train_minutes = (time.perf_counter() - start) / 60
-    curve = held_out_curve(run_dir, model, eval_seeds, config)
+    curve = held_out_curve(run_dir, model, eval_seeds, config, base_cache=out / "base_accuracy.json")
     result = {"aggregator": aggregator, "seed": seed, "setup": setup, "train_minutes": train_minutes,
               "curve": {str(k): v for k, v in sorted(curve.items())}}
     result_path.write_text(json.dumps(result, indent=1))

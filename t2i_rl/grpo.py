@@ -31,12 +31,12 @@ def step_log_prob(
     steps = steps.to(traj.latents.device)
     x, x_next = traj.latents[rows, steps], traj.latents[rows, steps + 1]
     sigma, sigma_next = traj.sigmas.to(x.device)[steps], traj.sigmas.to(x.device)[steps + 1]
-    v = policy.velocity(x, sigma, traj.cond, guidance_scale)
+    v = policy.shared_velocity(x, sigma, traj.cond, guidance_scale)
     _, log_prob, mean, std_dev_t = sde_step(v, x, sigma, sigma_next, noise_level, prev_sample=x_next)
     kl = None
     if with_reference:
         with torch.no_grad(), policy.reference():
-            v_ref = policy.velocity(x, sigma, traj.cond, guidance_scale)
+            v_ref = policy.shared_velocity(x, sigma, traj.cond, guidance_scale)
             _, _, mean_ref, _ = sde_step(v_ref, x, sigma, sigma_next, noise_level, prev_sample=x_next)
         kl = kl_to_reference(mean, mean_ref, std_dev_t)
     return StepLogProb(log_prob, traj.log_probs[rows, steps], kl)

@@ -62,7 +62,7 @@ def sample_trajectory(
     log_probs = torch.zeros(noise.shape[0], num_steps, device=noise.device)
     x = latents[0]
     for i in range(num_steps):
-        v = policy.velocity(x, sigmas[i], cond, guidance_scale)
+        v = policy.shared_velocity(x, sigmas[i], cond, guidance_scale)
         if i in sde_steps:
             x, log_probs[:, i], _, _ = sde_step(v, x, sigmas[i], sigmas[i + 1], noise_level, generator=generator)
         else:

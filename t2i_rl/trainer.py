@@ -129,7 +129,8 @@ class Trainer:
         for b in range(c.rollout.batches_per_step):
             slots = self.sampler.local_batch(step, b)
             batch_items = [self.prompts[s.prompt_index] for s in slots]
-            cond = self.policy.encode([i.prompt for i in batch_items], c.sampling.negative_prompt, c.model.max_sequence_length)
+            cond = self.policy.encode_distinct([i.prompt for i in batch_items], c.sampling.negative_prompt,
+                                               c.model.max_sequence_length)
             noise = torch.cat(
                 [self.policy.initial_noise(1, c.sampling.resolution, torch.Generator().manual_seed(s.seed)) for s in slots]
             )
@@ -163,8 +164,14 @@ class Trainer:
         return local, metrics
 
     # ----------------------------------------------------------------------------------------- update
-    def update(self, step: int, traj: Trajectory, advantages: torch.Tensor) -> dict[str, float]:
-        """Clipped-ratio updates on this step's rollouts; one optimizer update per accumulation window."""
+    def update(
+        self, step: int, traj: Trajectory, advantages: torch.Tensor, group_ids: torch.Tensor
+    ) -> dict[str, float]:
+        """Clipped-ratio updates on this step's rollouts; one optimizer update per accumulation window.
+
+        Micro-batches take whole groups in a random group order, so that rows a group shares (one start noise,
+        ``rollout.same_noise``) are evaluated once (``FlowPolicy.shared_velocity``).
+        """
         c, acc = self.config, self.accelerator
         t = c.train
         self.policy.transformer.train()
@@ -173,7 +180,7 @@ class Trainer:
         passes, grad_norm = 0, 0.0
         num_micro, accum = self.micro_batches_per_step(), t.gradient_accumulation_steps
         for _ in range(t.inner_epochs):
-            order = torch.randperm(len(traj), generator=gen)
+            order = group_major_order(group_ids, gen)
             steps = train_timesteps(traj.sde_steps, len(traj), t.timestep_fraction)
             for m in range(num_micro):
                 idx = order[m * t.micro_batch_size : (m + 1) * t.micro_batch_size]
@@ -393,10 +400,17 @@ class Trainer:
         rewards = self.score(traj.images, items)
         advantages, metrics = self.advantages(rewards, group_ids)
         t2 = time.perf_counter()
-        metrics.update(self.update(step, traj, advantages))
+        metrics.update(self.update(step, traj, advantages, group_ids))
         t3 = time.perf_counter()
         metrics.update({"time/rollout_s": t1 - t0, "time/reward_s": t2 - t1, "time/train_s": t3 - t2})
         return metrics
+
+
+def group_major_order(group_ids: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """A random order of the rows that keeps each group's rows together (groups in random order)."""
+    groups = torch.unique(group_ids)
+    shuffled = groups[torch.randperm(len(groups), generator=generator)]
+    return torch.cat([torch.nonzero(group_ids == g).flatten() for g in shuffled])
 
 
 def column_means(scores: torch.Tensor, names: list[str], prefix: str) -> dict[str, float]:

@@ -91,3 +91,14 @@ def test_train_timesteps_are_flow_grpos_first_steps_in_time_order():
     # an SDE window (MixGRPO) trains the first steps of the window; at least one step always
     assert train_timesteps([5, 3, 4], batch=1, fraction=0.7).tolist() == [[3, 4]]
     assert train_timesteps([2], batch=1, fraction=0.1).tolist() == [[2]]
+
+
+def test_group_major_order_keeps_groups_together_and_shuffles_them():
+    from t2i_rl.trainer import group_major_order
+
+    group_ids = torch.tensor([0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3])
+    orders = [group_major_order(group_ids, torch.Generator().manual_seed(s)) for s in range(20)]
+    for order in orders:
+        assert sorted(order.tolist()) == list(range(12))
+        assert all(len(set(group_ids[order[i : i + 3]].tolist())) == 1 for i in range(0, 12, 3))
+    assert len({tuple(group_ids[o[::3]].tolist()) for o in orders}) > 1  # the group order varies

@@ -58,6 +58,7 @@ def test_compare_runs_every_aggregator_and_is_resumable(tmp_path, monkeypatch):
         assert 0 <= run["curve"]["1"]["overall"] <= 1
     # the base model's accuracy is the same for every aggregator (same model, same evaluation seeds)
     assert len({run["curve"]["0"]["overall"] for run in saved["runs"]}) == 1
+    assert len(json.loads((tmp_path / "cmp" / "base_accuracy.json").read_text())) == 1  # measured once, then reused
     first = (tmp_path / "cmp" / "cmo" / "seed0" / "result.json").stat().st_mtime_ns
     compare.main()  # finished runs are kept, not retrained
     assert (tmp_path / "cmp" / "cmo" / "seed0" / "result.json").stat().st_mtime_ns == first

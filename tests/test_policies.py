@@ -78,3 +78,54 @@ def test_reference_differs_after_an_update_and_adapter_comes_back(policy):
     assert (out.kl > 0).all()
     again = step_log_prob(policy, traj, steps, 4.5, 0.7, with_reference=False)
     assert torch.equal(out.log_prob, again.log_prob)  # the reference context restored the adapter
+
+
+def _count_transformer_rows(policy):
+    rows = []
+    handle = policy.transformer.register_forward_pre_hook(
+        lambda module, args, kwargs: rows.append(kwargs["hidden_states"].shape[0]), with_kwargs=True
+    )
+    return rows, handle
+
+
+def test_shared_velocity_evaluates_each_distinct_row_once_and_equals_velocity(policy):
+    # Two groups of three copies (one start noise per group) and one row whose prompt differs from its noise twin.
+    prompts = ["a red circle"] * 3 + ["two blue squares"] * 3 + ["two blue squares"]
+    noise = torch.cat([policy.initial_noise(1, 64, torch.Generator().manual_seed(s)) for s in (0, 0, 0, 1, 1, 1, 0)])
+    cond = policy.encode_distinct(prompts, max_sequence_length=16)
+    rows, handle = _count_transformer_rows(policy)
+    try:
+        shared = policy.shared_velocity(noise, torch.tensor(0.7), cond, 4.5)
+    finally:
+        handle.remove()
+    assert sum(rows) in (3, 6)  # 3 distinct rows (x2 for SD3's CFG batch)
+    torch.testing.assert_close(shared, policy.velocity(noise, torch.tensor(0.7), cond, 4.5), rtol=1e-5, atol=1e-5)
+    per_row_sigma = torch.tensor([0.7, 0.7, 0.5, 0.7, 0.7, 0.7, 0.7])  # a differing sigma makes a row distinct
+    torch.testing.assert_close(policy.shared_velocity(noise, per_row_sigma, cond, 4.5),
+                               policy.velocity(noise, per_row_sigma, cond, 4.5), rtol=1e-5, atol=1e-5)
+
+
+def test_shared_velocity_gives_every_copy_its_gradient(policy):
+    with torch.no_grad():
+        for p in policy.lora_parameters():
+            p.add_(0.05 * torch.randn_like(p, generator=None))
+    noise = torch.cat([policy.initial_noise(1, 64, torch.Generator().manual_seed(0))] * 3)
+    cond = policy.encode_distinct(["a red circle"] * 3, max_sequence_length=16)
+    weights = torch.tensor([1.0, -2.0, 0.5]).reshape(3, *([1] * (noise.ndim - 1)))
+    grads = []
+    for fn in (policy.shared_velocity, policy.velocity):
+        for p in policy.lora_parameters():
+            p.grad = None
+        (fn(noise, torch.tensor(0.6), cond, 4.5) * weights).sum().backward()
+        grads.append(torch.cat([p.grad.flatten() for p in policy.lora_parameters()]))
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-3, atol=1e-5)  # summation order differs
+    assert grads[0].abs().sum() > 0
+
+
+def test_encode_distinct_matches_encode_with_bitwise_equal_repeats(policy):
+    prompts = ["a red circle", "two blue squares", "a red circle"]
+    distinct, plain = policy.encode_distinct(prompts, max_sequence_length=16), policy.encode(prompts, max_sequence_length=16)
+    for key, value in distinct.batched.items():
+        torch.testing.assert_close(value, plain.batched[key], rtol=1e-5, atol=1e-5)
+        assert torch.equal(value[0], value[2])
+    assert distinct.shared.keys() == plain.shared.keys()

@@ -38,6 +38,26 @@ class Conditioning:
         return Conditioning({k: torch.cat([p.batched[k] for p in parts]) for k in keys}, dict(parts[0].shared))
 
 
+def distinct_rows(
+    latents: torch.Tensor, sigma: torch.Tensor | float, cond: Conditioning
+) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """``(first, inverse)`` such that row ``b`` equals row ``first[inverse[b]]`` in latents, sigma and
+    conditioning; ``None`` when all rows differ."""
+    batch = latents.shape[0]
+    parts = [latents.detach().reshape(batch, -1).float()]
+    sigma = torch.as_tensor(sigma)
+    if sigma.ndim:
+        parts.append(sigma.detach().reshape(batch, -1).float().to(latents.device))
+    parts += [t.detach().reshape(batch, -1).float().to(latents.device) for t in cond.batched.values()]
+    _, inverse = torch.unique(torch.cat(parts, dim=1), dim=0, return_inverse=True)
+    count = int(inverse.max()) + 1
+    if count == batch:
+        return None
+    index = torch.arange(batch, device=inverse.device)
+    first = torch.full((count,), batch, device=inverse.device).scatter_reduce(0, inverse, index, "amin")
+    return first, inverse
+
+
 @dataclass
 class LoraDefaults:
     rank: int
@@ -157,6 +177,14 @@ class FlowPolicy:
     def encode(self, prompts: list[str], negative_prompt: str = "", max_sequence_length: int = 128) -> Conditioning:
         raise NotImplementedError
 
+    def encode_distinct(self, prompts: list[str], negative_prompt: str = "", max_sequence_length: int = 128) -> Conditioning:
+        """``encode``, once per distinct prompt: repeated prompts get bitwise-equal rows (batched encoders can differ
+        in the last bits between batch positions), which ``shared_velocity`` relies on; and it is cheaper."""
+        distinct = list(dict.fromkeys(prompts))
+        cond = self.encode(distinct, negative_prompt, max_sequence_length)
+        position = {p: i for i, p in enumerate(distinct)}
+        return cond.select(torch.tensor([position[p] for p in prompts], device=self.device))
+
     def initial_noise(self, batch_size: int, resolution: int, generator: torch.Generator | None) -> torch.Tensor:
         raise NotImplementedError
 
@@ -164,6 +192,23 @@ class FlowPolicy:
         self, latents: torch.Tensor, sigma: torch.Tensor, cond: Conditioning, guidance_scale: float
     ) -> torch.Tensor:
         raise NotImplementedError
+
+    def shared_velocity(
+        self, latents: torch.Tensor, sigma: torch.Tensor, cond: Conditioning, guidance_scale: float
+    ) -> torch.Tensor:
+        """``velocity``, evaluated once per distinct (latents, sigma, conditioning) row and shared by its copies.
+
+        Why: a group that starts from one noise (``rollout.same_noise``) holds identical rows until its first SDE
+        step, and at that step's update, so most transformer passes there are repeats. Sharing them is exact (the
+        same function of the same inputs); gradients reach every copy through the index.
+        """
+        distinct = distinct_rows(latents, sigma, cond)
+        if distinct is None:
+            return self.velocity(latents, sigma, cond, guidance_scale)
+        first, inverse = distinct
+        sigma = torch.as_tensor(sigma)
+        sigma_first = sigma[first.to(sigma.device)] if sigma.ndim else sigma
+        return self.velocity(latents[first], sigma_first, cond.select(first), guidance_scale)[inverse]
 
     def sigmas(self, num_steps: int, resolution: int) -> torch.Tensor:
         """The ``num_steps + 1`` noise levels of a sampling run, from the pipeline's own scheduler settings."""
