@@ -99,7 +99,10 @@ def cmd_make_tiny(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    if args.shapes or args.shapes_model:
+    if args.tiny and (args.shapes_model or args.overrides):
+        print("error: --shapes-model and config overrides apply to the shapes demo (drop --tiny)", file=sys.stderr)
+        return 2
+    if not args.tiny:
         from t2i_rl.shapes_demo import run_shapes_demo
 
         model = args.shapes_model or str(SHIPPED_SHAPES_MODEL)
@@ -112,9 +115,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"held-out strict accuracy {summary['base_accuracy']:.3f} -> {summary['final_accuracy']:.3f} "
               f"in {summary['minutes']:.1f} min; report: {Path(args.out) / 'report.html'}")
         return 0
-    if args.overrides:
-        print("error: config overrides apply to the shapes demo (--shapes)", file=sys.stderr)
-        return 2
     from t2i_rl.demo import run_demo
 
     summary = run_demo(args.out, num_steps=args.steps)
@@ -198,13 +198,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_make_tiny)
 
-    p = sub.add_parser("demo", help="the embedded demo: RL on a tiny model on CPU, with a report")
+    p = sub.add_parser("demo", help="the embedded demo: flow-GRPO + CMO on the shipped shapes model on CPU, with a report")
     p.add_argument("--out", default="runs/demo")
     p.add_argument("--steps", type=int, default=None)
-    p.add_argument("--shapes", action="store_true",
-                   help="run the shapes-world demo (flow-GRPO + CMO, held-out GenEval accuracy before/after, "
-                   "report.html) on the shapes model shipped in the package")
+    p.add_argument("--shapes", action="store_true", help="the shapes-world demo (the default; kept for old commands)")
     p.add_argument("--shapes-model", default=None, help="run the shapes-world demo on this shapes model instead")
+    p.add_argument("--tiny", action="store_true",
+                   help="instead, the 1-minute smoke demo: a tiny random FLUX model learns a brightness reward")
     p.add_argument("overrides", nargs="*", help="dotted overrides of configs/shapes_demo.yaml (shapes demo only)")
     p.set_defaults(func=cmd_demo)
 

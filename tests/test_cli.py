@@ -45,5 +45,13 @@ def test_cli_errors_exit_with_a_message(tmp_path, capsys):
     assert "is not a directory" in capsys.readouterr().err
     assert main(["demo", "--shapes-model", str(tmp_path / "missing"), "--out", str(tmp_path / "demo")]) == 2
     assert "no shapes model" in capsys.readouterr().err and not (tmp_path / "demo").exists()
-    assert main(["demo", "--out", str(tmp_path / "demo"), "train.learning_rate=1"]) == 2
-    assert "shapes demo" in capsys.readouterr().err and not (tmp_path / "demo").exists()
+    assert main(["demo", "--tiny", "--out", str(tmp_path / "demo"), "train.learning_rate=1"]) == 2
+    assert "apply to the shapes demo" in capsys.readouterr().err and not (tmp_path / "demo").exists()
+
+
+@pytest.mark.slow
+def test_demo_tiny_runs_the_smoke_demo(tmp_path, capsys):
+    assert main(["demo", "--tiny", "--steps", "2", "--out", str(tmp_path / "demo")]) == 0
+    summary = json.loads((tmp_path / "demo" / "summary.json").read_text())
+    assert summary["steps"] == 2 and summary["reward"] == "brightness"
+    assert (tmp_path / "demo" / "run" / "lora").is_dir() and "held-out-seed reward" in capsys.readouterr().out

@@ -1,11 +1,20 @@
 """The shapes demo's machinery end to end on an untrained shapes model (the figures need the pretrained one)."""
 
+import importlib.util
 import json
+from pathlib import Path
 
 import pytest
 
 from t2i_rl.shapes.model import build_shapes_pipeline
+from t2i_rl.shapes.prompts import train_prompts
 from t2i_rl.shapes_demo import run_shapes_demo
+
+_spec = importlib.util.spec_from_file_location(
+    "shapes_accuracy", Path(__file__).resolve().parents[1] / "scripts" / "shapes_accuracy.py"
+)
+shapes_accuracy = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(shapes_accuracy)
 
 
 @pytest.mark.slow
@@ -27,3 +36,24 @@ def test_shapes_demo_writes_summary_report_and_a_loadable_lora(tmp_path):
     for name in ("grid_before.png", "grid_after.png", "reward_curves.png"):
         assert (tmp_path / "demo" / name).stat().st_size > 0
     assert (tmp_path / "demo" / "run" / "lora" / "pytorch_lora_weights.safetensors").is_file()
+    # scripts/shapes_accuracy.py measures the exported LoRA again: on the held-out split it repeats the demo's figure.
+    fast_eval = ["--overrides", "sampling.eval_steps=2"]
+    again = shapes_accuracy.main(["--model", str(model), "--lora", str(tmp_path / "demo" / "run" / "lora"),
+                                  "--seeds", "0", *fast_eval])
+    assert again["base"] == saved["per_tag"]["base"] and again["lora"] == saved["per_tag"]["final"]
+    train = shapes_accuracy.main(["--model", str(model), "--split", "train", "--per-tag", "2", "--seeds", "0", *fast_eval])
+    assert train["prompts"] == 12 and "lora" not in train
+    with pytest.raises(SystemExit):
+        shapes_accuracy.main(["--model", str(model), "--lora", str(tmp_path / "missing")])
+
+
+def test_spread_per_tag_takes_evenly_spaced_prompts_of_every_tag():
+    prompts = train_prompts()
+    chosen = shapes_accuracy.spread_per_tag(prompts, 3)
+    per_tag = {}
+    for item in chosen:
+        per_tag.setdefault(item["tag"], []).append(item)
+    assert {tag: len(items) for tag, items in per_tag.items()} == {
+        "single_object": 2, "two_object": 3, "counting": 3, "colors": 3, "position": 3, "color_attr": 3}
+    color_attr = [p for p in prompts if p["tag"] == "color_attr"]
+    assert per_tag["color_attr"] == color_attr[0:144:48]  # stride 144 // 3 from the start
