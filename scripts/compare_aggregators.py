@@ -112,7 +112,8 @@ def summarize(results: list[dict], target: float) -> tuple[dict, str]:
                       for s in steps},
             "train_minutes": statistics.fmean(r["train_minutes"] for r in runs),
         }
-    lines = [f"| aggregator | base | final (mean ± std over {len(runs)} seeds) | per seed | steps to {target:.2f} | "
+    # The seed count per row, not one for the table: a comparison read while it is still running has uneven rows.
+    lines = [f"| aggregator | base | final (mean ± std over seeds) | per seed | steps to {target:.2f} | "
              "minutes/run |", "|---|---|---|---|---|---|"]
     for agg, row in table.items():
         reach = ", ".join("-" if s is None else str(s) for s in row["steps_to_target"])
