@@ -23,7 +23,7 @@ AGGREGATORS = ("weighted_sum", "gdpo", "lsc", "cmo")
 
 
 def held_out_curve(run_dir: Path, model: str, eval_seeds: list[int], config,
-                   base_cache: Path | None = None) -> dict[int, dict[str, float]]:
+                   base_cache: Path) -> dict[int, dict[str, float]]:
     """Held-out accuracy per tag at step 0 (the base model) and at every checkpoint of a finished run.
 
     The base model's accuracy is the same for every run of a comparison; ``base_cache`` (a JSON file keyed by the
@@ -39,12 +39,11 @@ def held_out_curve(run_dir: Path, model: str, eval_seeds: list[int], config,
     policy = prepare_for_training(SD3Policy.from_pretrained(model), config.model)
     curve = {}
     key = json.dumps({"model": str(model), **evaluate}, sort_keys=True)
-    cached = json.loads(base_cache.read_text()) if base_cache is not None and base_cache.exists() else {}
+    cached = json.loads(base_cache.read_text()) if base_cache.exists() else {}
     if key not in cached:
         with policy.reference():
             cached[key] = heldout_accuracy(policy, heldout_prompts(), **evaluate)[0]
-        if base_cache is not None:
-            base_cache.write_text(json.dumps(cached, indent=1))
+        base_cache.write_text(json.dumps(cached, indent=1))
     curve[0] = cached[key]
     for path in ckpt.list_checkpoints(ckpt.checkpoint_dir(run_dir)):
         lora, _, _ = ckpt.load_checkpoint(path, 0)
@@ -137,8 +136,10 @@ def main() -> None:
     parser.add_argument("--overrides", nargs="*", default=[],
                         help="dotted config overrides for every run, e.g. train.learning_rate=1e-3")
     args = parser.parse_args()
-    if not Path(args.model).is_dir():
-        raise SystemExit(f"shapes model not found at {args.model}; pass --model DIR (scripts/pretrain_shapes.py makes one)")
+    from t2i_rl.shapes_demo import missing_shapes_model
+
+    if problem := missing_shapes_model(args.model):
+        raise SystemExit(f"{problem} as --model")
     out = Path(args.out)
     results = [run_one(out, args.model, agg, seed, args.steps, args.eval_every, args.eval_seeds, args.overrides)
                for seed in args.seeds for agg in args.aggregators]

@@ -1,6 +1,6 @@
 """Strict GenEval accuracy per tag of a shapes model, without and with a LoRA, on held-out or training prompts.
 
-    python scripts/shapes_accuracy.py --lora runs/demo/run/lora                  # held-out, as `t2i-rl demo --shapes`
+    python scripts/shapes_accuracy.py --lora runs/demo/run/lora                  # held-out, as `make demo` measures it
     python scripts/shapes_accuracy.py --lora runs/demo/run/lora --split train    # training prompts, 6 per tag
 
 The held-out figures repeat the demo's measurement (its seeds, sampler and images per tag); the training-prompt
@@ -41,16 +41,17 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--overrides", nargs="*", default=[],
                         help="dotted overrides of configs/shapes_demo.yaml, e.g. sampling.guidance_scale=1.5")
     args = parser.parse_args(argv)
-    if not Path(args.model, "model_index.json").is_file():
-        parser.error(f"--model {args.model} is not a diffusers pipeline directory (no model_index.json)")
-    if args.lora and not Path(args.lora).is_dir():
-        parser.error(f"--lora {args.lora} is not a directory; give the exported LoRA folder, e.g. runs/demo/run/lora")
 
     from t2i_rl.config import load_config
     from t2i_rl.policies import SD3Policy
     from t2i_rl.shapes.model import heldout_accuracy
     from t2i_rl.shapes.prompts import heldout_prompts, train_prompts
-    from t2i_rl.shapes_demo import CONFIG, EVAL_SEEDS, evaluation_settings
+    from t2i_rl.shapes_demo import CONFIG, EVAL_SEEDS, evaluation_settings, load_tuned, missing_shapes_model
+
+    if problem := missing_shapes_model(args.model):
+        parser.error(f"{problem} as --model")
+    if args.lora and not Path(args.lora).is_dir():
+        parser.error(f"--lora {args.lora} is not a directory; give the exported LoRA folder, e.g. runs/demo/run/lora")
 
     config = load_config(CONFIG, [f"model.pretrained={args.model}", *args.overrides])
     evaluate = evaluation_settings(config, args.seeds or EVAL_SEEDS)
@@ -58,9 +59,7 @@ def main(argv: list[str] | None = None) -> dict:
     result: dict = {"split": args.split, "prompts": len(prompts)}
     result["base"] = heldout_accuracy(SD3Policy.from_pretrained(args.model), prompts, **evaluate)[0]
     if args.lora:
-        tuned = SD3Policy.from_pretrained(args.model)
-        tuned.pipeline.load_lora_weights(args.lora, adapter_name="grpo")
-        result["lora"] = heldout_accuracy(tuned, prompts, **evaluate)[0]
+        result["lora"] = heldout_accuracy(load_tuned(args.model, args.lora), prompts, **evaluate)[0]
     print(json.dumps(result, indent=1))
     return result
 

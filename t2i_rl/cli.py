@@ -103,12 +103,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print("error: --shapes-model and config overrides apply to the shapes demo (drop --tiny)", file=sys.stderr)
         return 2
     if not args.tiny:
-        from t2i_rl.shapes_demo import run_shapes_demo
+        from t2i_rl.shapes_demo import missing_shapes_model, run_shapes_demo
 
         model = args.shapes_model or str(SHIPPED_SHAPES_MODEL)
-        if not (Path(model) / "model_index.json").is_file():
-            print(f"error: no shapes model at {model} (model_index.json missing); pretrain one with "
-                  "`python scripts/pretrain_shapes.py --out DIR` and pass --shapes-model DIR", file=sys.stderr)
+        if problem := missing_shapes_model(model):
+            print(f"error: {problem} as --shapes-model", file=sys.stderr)
             return 2
         overrides = [*([f"train.num_steps={args.steps}"] if args.steps else []), *args.overrides]
         summary = run_shapes_demo(args.out, model=model, overrides=overrides)

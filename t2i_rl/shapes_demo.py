@@ -34,6 +34,21 @@ def evaluation_settings(config, seeds: list[int] = EVAL_SEEDS, min_images_per_ta
                 max_sequence_length=config.model.max_sequence_length, min_images_per_tag=min_images_per_tag)
 
 
+def missing_shapes_model(model: str | Path) -> str | None:
+    """Why ``model`` is not a shapes pipeline directory, with the fix; None when it is one."""
+    if (Path(model) / "model_index.json").is_file():
+        return None
+    return (f"no shapes model at {model} (model_index.json missing); pretrain one with "
+            "`python scripts/pretrain_shapes.py --out DIR` and pass DIR")
+
+
+def load_tuned(model: str | Path, lora: str | Path) -> SD3Policy:
+    """The shapes model with an exported LoRA applied the way a user applies it (``load_lora_weights``)."""
+    policy = SD3Policy.from_pretrained(str(model))
+    policy.pipeline.load_lora_weights(str(lora), adapter_name="grpo")
+    return policy
+
+
 def write_prompt_files(out: Path) -> tuple[Path, Path]:
     """The RL prompts (the training split, tag-balanced) and the held-out prompts, as GenEval-style jsonl."""
     return (write_jsonl(tag_balanced(train_prompts()), out / "train_prompts.jsonl"),
@@ -56,9 +71,7 @@ def run_shapes_demo(out: str | Path = "runs/demo", model: str | Path = SHIPPED_S
 
     base_acc, base_images, _ = heldout_accuracy(SD3Policy.from_pretrained(str(model)), held, **evaluate)
     history = Trainer(config).train()
-    tuned = SD3Policy.from_pretrained(str(model))
-    tuned.pipeline.load_lora_weights(str(out / "run" / "lora"), adapter_name="grpo")  # the exported file, as a user
-    final_acc, final_images, _ = heldout_accuracy(tuned, held, **evaluate)
+    final_acc, final_images, _ = heldout_accuracy(load_tuned(model, out / "run" / "lora"), held, **evaluate)
 
     summary = {
         "base_accuracy": base_acc["overall"],

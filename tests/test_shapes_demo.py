@@ -45,6 +45,8 @@ def test_shapes_demo_writes_summary_report_and_a_loadable_lora(tmp_path):
     assert train["prompts"] == 12 and "lora" not in train
     with pytest.raises(SystemExit):
         shapes_accuracy.main(["--model", str(model), "--lora", str(tmp_path / "missing")])
+    with pytest.raises(SystemExit):
+        shapes_accuracy.main(["--model", str(tmp_path / "no-model")])
 
 
 def test_spread_per_tag_takes_evenly_spaced_prompts_of_every_tag():
