@@ -29,6 +29,7 @@ from t2i_rl.policies.sd3 import SD3Policy
 from t2i_rl.shapes.model import T5_MAX_LENGTH, accuracy_table, build_shapes_pipeline, heldout_accuracy
 from t2i_rl.shapes.prompts import heldout_prompts, train_prompts
 from t2i_rl.shapes.render import render_batch
+from t2i_rl.shapes_demo import EVAL_MIN_IMAGES_PER_TAG
 
 
 def train_vae(vae, metas, steps: int, batch: int, seed: int, log: dict, size_range: tuple[float, float]) -> None:
@@ -82,14 +83,19 @@ def sampling_weights(metas, prompt_ids: list[int], mixture: str) -> torch.Tensor
     return torch.tensor([1.0 / per_tag[metas[i]["tag"]] for i in prompt_ids])
 
 
-def learning_rate(step: int, peak: float, warmup: int, total: int | None) -> float:
-    """Linear warm-up, then cosine decay to 10 % of the peak over ``total`` steps (constant when it is unknown)."""
+def learning_rate(step: int, peak: float, warmup: int, progress: float) -> float:
+    """Linear warm-up over ``warmup`` steps, then cosine decay to 10 % of the peak as ``progress`` goes 0 -> 1."""
     if step < warmup:
         return peak * (step + 1) / warmup
-    if total is None:
-        return peak
-    progress = min(1.0, (step - warmup) / max(1, total - warmup))
-    return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+    return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+
+def schedule_progress(step: int, warmup: int, total: int | None, elapsed_s: float, budget_s: float) -> float:
+    """How far the cosine has run: over ``total`` steps when they are given, else over the wall-clock budget, so
+    that a run cut off by ``--minutes`` still ends at the low learning rate (and its EMA) rather than mid-decay."""
+    if total is not None:
+        return (step - warmup) / max(1, total - warmup)
+    return elapsed_s / budget_s
 
 
 def flow_matching_step(pipe, opt, params, x0: torch.Tensor, texts: list[str], sigma_mean: float,
@@ -155,7 +161,8 @@ def train_transformer(pipe, latents, prompt_ids, metas, args, log: dict) -> EMAM
         idx = torch.multinomial(weights, args.batch, replacement=True, generator=gen)
         texts = [prompts[prompt_ids[i]] if torch.rand((), generator=gen) > 0.1 else "" for i in idx.tolist()]
         for group in opt.param_groups:
-            group["lr"] = learning_rate(step, args.lr, 200, args.steps)
+            group["lr"] = learning_rate(step, args.lr, 200, schedule_progress(
+                step, 200, args.steps, time.perf_counter() - t0, 60 * args.minutes))
         loss = flow_matching_step(pipe, opt, params, latents[idx.to(device)], texts, args.sigma_mean, gen)
         ema.step(params)
         losses.append(loss)
@@ -184,7 +191,8 @@ def main() -> None:
     parser.add_argument("--min-renders-per-tag", type=int, default=2048)
     parser.add_argument("--mixture", choices=["balanced", "uniform"], default="balanced",
                         help="balanced: every GenEval tag equally often; uniform: every training prompt equally often")
-    parser.add_argument("--steps", type=int, default=None, help="transformer steps (cosine LR decay over them)")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="transformer steps (cosine LR decay over them; without it, over --minutes)")
     parser.add_argument("--minutes", type=float, default=85.0, help="wall-clock cap of stage 2")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--lr", type=float, default=1e-3)
@@ -239,8 +247,11 @@ def main() -> None:
         seeds = list(range(1000, 1000 + args.eval_seeds))
         log["accuracy"] = {}
         for cfg in [float(g) for g in args.eval_guidance.split(",")]:
-            acc_train, _, _ = heldout_accuracy(policy, train, seeds, guidance_scale=cfg)
-            acc_held, _, _ = heldout_accuracy(policy, held, seeds, guidance_scale=cfg)
+            # at least 16 images per tag, as the demo measures it (the held-out single_object tag is one prompt)
+            acc_train, _, _ = heldout_accuracy(policy, train, seeds, guidance_scale=cfg,
+                                               min_images_per_tag=EVAL_MIN_IMAGES_PER_TAG)
+            acc_held, _, _ = heldout_accuracy(policy, held, seeds, guidance_scale=cfg,
+                                              min_images_per_tag=EVAL_MIN_IMAGES_PER_TAG)
             log["accuracy"][f"cfg_{cfg}"] = {"train": acc_train, "heldout": acc_held}
             print(accuracy_table({f"train prompts, CFG {cfg}": acc_train, f"held-out prompts, CFG {cfg}": acc_held}))
     log["minutes"] = (time.perf_counter() - start) / 60

@@ -93,6 +93,11 @@ class TrainConfig:
     ema: bool = True  # exponential moving average of the LoRA weights (used for eval and export)
     ema_decay: float = 0.9
     mixed_precision: str = "no"  # accelerate: no | fp16 | bf16
+    algorithm: str = "grpo"  # grpo: flow-GRPO (SDE log-probs, clipped ratio) | nft: DiffusionNFT (t2i_rl/nft.py)
+    nft_beta: float = 1.0  # DiffusionNFT's beta: v+ = beta v + (1 - beta) v_old (1.0 as its GenEval config)
+    nft_timesteps: Optional[int] = 1  # schedule timesteps each image trains on per step, drawn at random (None: all)
+    nft_old_rate: float = 0.001  # the sampling policy keeps eta = min(rate * updates, max) in its soft update
+    nft_old_max: float = 0.5
 
 
 @dataclass
@@ -203,6 +208,15 @@ def validate(config: Config) -> None:
         raise ConfigError(f"sampling.resolution must be a multiple of 16, got {config.sampling.resolution}")
     if not 0 < config.train.timestep_fraction <= 1:
         raise ConfigError(f"train.timestep_fraction must be in (0, 1], got {config.train.timestep_fraction}")
+    t = config.train
+    if t.algorithm not in ("grpo", "nft"):
+        raise ConfigError(f"train.algorithm must be 'grpo' (flow-GRPO) or 'nft' (DiffusionNFT), got {t.algorithm!r}")
+    if t.algorithm == "nft":
+        if config.rollout.same_noise:
+            raise ConfigError("train.algorithm=nft samples with the ODE, so rollout.same_noise=true would give every "
+                              "image of a group the same picture; set rollout.same_noise=false")
+        if t.nft_beta <= 0 or (t.nft_timesteps is not None and t.nft_timesteps < 1):
+            raise ConfigError("train.nft_beta must be > 0 and train.nft_timesteps >= 1 (or null for all)")
     if not config.rewards:
         raise ConfigError("rewards is empty: list at least one reward, e.g. rewards=[{name: image_stats}]")
     for name in ("train_steps", "eval_steps"):

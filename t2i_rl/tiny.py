@@ -150,6 +150,10 @@ TINY_LEARNING = dict(
     rollout__same_noise=True, rollout__batch_size=32, train__gradient_accumulation_steps=4,
 )
 
+# The same task for DiffusionNFT (ODE rollouts from distinct noises; tests/test_nft.py).
+TINY_NFT_LEARNING = {**TINY_LEARNING, "train__algorithm": "nft", "rollout__same_noise": False,
+                     "train__learning_rate": 1e-2}
+
 
 def tiny_training_overrides(backbone: str, model_dir, output_dir, **extra) -> list[str]:
     """A small, fast training configuration as dotted overrides; ``extra`` replaces keys (dots as __)."""

@@ -1,4 +1,8 @@
-"""The flow-GRPO training loop, top to bottom: rollout, score, aggregate, advantage, update, log, checkpoint.
+"""The online-RL training loop, top to bottom: rollout, score, aggregate, advantage, update, log, checkpoint.
+
+``train.algorithm`` picks the update: flow-GRPO (``grpo``: SDE rollouts, per-step log-probs, clipped ratio) or
+DiffusionNFT (``nft``: ODE rollouts of a slowly updated sampling policy, a flow-matching loss on the clean samples;
+``t2i_rl/nft.py``). Rollouts, rewards, aggregation, advantages, checkpoints and logs are shared.
 
 One recipe for 1..N processes (accelerate). Every random choice is derived from ``(seed, step, ...)`` so that a
 run resumed from a checkpoint is identical to an uninterrupted one.
@@ -30,6 +34,7 @@ from t2i_rl.data import PromptItem, load_prompts
 from t2i_rl.export import export_lora
 from t2i_rl.grpo import step_log_prob, train_timesteps
 from t2i_rl.losses import grpo_loss
+from t2i_rl.nft import OldPolicy, forward_noised, nft_loss, nft_velocities, old_policy_decay
 from t2i_rl.policies import FlowPolicy, build_policy, prepare_for_training
 from t2i_rl.rollout import Trajectory, generate, sample_trajectory
 from t2i_rl.sampler import GroupSampler, mix_seed
@@ -77,6 +82,8 @@ class Trainer:
             self.policy.transformer, optimizer, lr_scheduler
         )
         self.policy.forward_module = forward_module
+        # DiffusionNFT samples with theta_old, a soft-updated copy of the LoRA weights
+        self.old_policy = OldPolicy(params) if t.algorithm == "nft" else None
         self.ema = None
         if t.ema:
             from diffusers.training_utils import EMAModel
@@ -124,6 +131,9 @@ class Trainer:
         self.policy.transformer.eval()
         window_gen = torch.Generator().manual_seed(mix_seed(c.seed, step, 7))
         sde_steps = sde_window(c.sampling.train_steps, c.sampling.sde_window, window_gen, c.sampling.sde_window_max_start)
+        sampling_policy = nullcontext()
+        if self.old_policy is not None:  # DiffusionNFT: the deterministic sampler of the old policy
+            sde_steps, sampling_policy = [], self.old_policy.swapped_in()
         sigmas = self.policy.sigmas(c.sampling.train_steps, c.sampling.resolution)
         trajectories, items, group_ids = [], [], []
         for b in range(c.rollout.batches_per_step):
@@ -137,10 +147,11 @@ class Trainer:
             gen = torch.Generator(device=self.accelerator.device).manual_seed(
                 mix_seed(c.seed, step, b, self.accelerator.process_index)
             )
-            traj = sample_trajectory(
-                self.policy, cond, noise, sigmas, c.sampling.guidance_scale, c.sampling.noise_level,
-                c.sampling.resolution, sde_steps, gen,
-            )
+            with sampling_policy:
+                traj = sample_trajectory(
+                    self.policy, cond, noise, sigmas, c.sampling.guidance_scale, c.sampling.noise_level,
+                    c.sampling.resolution, sde_steps, gen,
+                )
             trajectories.append(traj)
             items += batch_items
             group_ids.append(torch.tensor([s.group_id for s in slots]))
@@ -181,12 +192,13 @@ class Trainer:
         num_micro, accum = self.micro_batches_per_step(), t.gradient_accumulation_steps
         for _ in range(t.inner_epochs):
             order = group_major_order(group_ids, gen)
-            steps = train_timesteps(traj.sde_steps, len(traj), t.timestep_fraction)
+            steps = self.trained_steps(traj, gen)
             for m in range(num_micro):
                 idx = order[m * t.micro_batch_size : (m + 1) * t.micro_batch_size]
                 window = min(accum, num_micro - (m // accum) * accum)  # micro-batches in this update (last may be short)
                 syncs = (m + 1) % accum == 0 or m == num_micro - 1
-                for k, v in self._backward_micro_batch(traj.select(idx), advantages[idx], steps[idx], window, syncs):
+                for k, v in self._backward_micro_batch(traj.select(idx), advantages[idx], steps[idx], window, syncs,
+                                                       gen):
                     totals[k] += v
                 passes += steps.shape[1]
                 if syncs:
@@ -205,31 +217,60 @@ class Trainer:
         advantages, _ = self.advantages(self.score(traj.images, items), group_ids)
         self.policy.transformer.train()
         self.optimizer.zero_grad(set_to_none=True)
-        steps = train_timesteps(traj.sde_steps, len(traj), self.config.train.timestep_fraction)
+        gen = torch.Generator().manual_seed(mix_seed(self.config.seed, step, 11, self.accelerator.process_index))
+        steps = self.trained_steps(traj, gen)
         num_micro, size = self.micro_batches_per_step(), self.config.train.micro_batch_size
         for m in range(num_micro):
             idx = torch.arange(m * size, (m + 1) * size)
-            self._backward_micro_batch(traj.select(idx), advantages[idx], steps[idx], num_micro, m == num_micro - 1)
+            self._backward_micro_batch(traj.select(idx), advantages[idx], steps[idx], num_micro, m == num_micro - 1,
+                                       gen)
         params = self.policy.lora_parameters()
         grad = torch.cat([p.grad.flatten() if p.grad is not None else torch.zeros(p.numel()) for p in params])
         self.optimizer.zero_grad(set_to_none=True)
         return grad.detach().cpu()
 
+    def trained_steps(self, traj: Trajectory, generator: torch.Generator) -> torch.Tensor:
+        """``[B, n]`` schedule indices each image trains on: flow-GRPO's first SDE steps in time order, or for
+        DiffusionNFT ``train.nft_timesteps`` distinct indices drawn per image from the first
+        ``int(T * timestep_fraction)`` (all of them, in random order, when it is null)."""
+        t = self.config.train
+        if t.algorithm == "grpo":
+            return train_timesteps(traj.sde_steps, len(traj), t.timestep_fraction)
+        available = max(1, int((len(traj.sigmas) - 1) * t.timestep_fraction))
+        count = available if t.nft_timesteps is None else min(t.nft_timesteps, available)
+        return torch.stack([torch.randperm(available, generator=generator)[:count] for _ in range(len(traj))])
+
+    def _step_loss(
+        self, micro: Trajectory, advantages: torch.Tensor, steps: torch.Tensor, generator: torch.Generator
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The loss of one trained timestep per image (``steps``: ``[B]`` schedule indices)."""
+        c = self.config
+        if c.train.algorithm == "nft":
+            x0 = micro.latents[:, -1]
+            t = micro.sigmas.to(x0.device)[steps.to(x0.device)]
+            x_t = forward_noised(x0, t, generator)
+            v, v_old, v_ref = nft_velocities(self.policy, x_t, t, micro.cond, c.sampling.guidance_scale,
+                                             self.old_policy, with_reference=c.train.beta > 0)
+            return nft_loss(v, v_old, x_t, x0, t, advantages, c.train.nft_beta, c.train.adv_clip_max, v_ref,
+                            c.train.beta)
+        out = step_log_prob(self.policy, micro, steps, c.sampling.guidance_scale, c.sampling.noise_level,
+                            with_reference=c.train.beta > 0)
+        return grpo_loss(out.log_prob, out.old_log_prob, advantages, c.train.clip_range, c.train.adv_clip_max,
+                         out.kl, c.train.beta)
+
     def _backward_micro_batch(
-        self, micro: Trajectory, advantages: torch.Tensor, steps: torch.Tensor, window: int, syncs: bool
+        self, micro: Trajectory, advantages: torch.Tensor, steps: torch.Tensor, window: int, syncs: bool,
+        generator: torch.Generator,
     ) -> list[tuple[str, float]]:
         """Backward the loss of each trained timestep; gradients sync across processes only on the very last one."""
-        c, acc = self.config, self.accelerator
+        acc = self.accelerator
         advantages = advantages.to(acc.device)
         metrics_out = []
         for j in range(steps.shape[1]):
             last = syncs and j == steps.shape[1] - 1
             sync_context = nullcontext() if last else acc.no_sync(self.policy.forward_module)
             with sync_context, acc.autocast():
-                out = step_log_prob(self.policy, micro, steps[:, j], c.sampling.guidance_scale,
-                                    c.sampling.noise_level, with_reference=c.train.beta > 0)
-                loss, metrics = grpo_loss(out.log_prob, out.old_log_prob, advantages, c.train.clip_range,
-                                          c.train.adv_clip_max, out.kl, c.train.beta)
+                loss, metrics = self._step_loss(micro, advantages, steps[:, j], generator)
                 acc.backward(loss / (steps.shape[1] * window))
             metrics_out += [(k, v.item()) for k, v in metrics.items()]
         return metrics_out
@@ -283,6 +324,7 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "lr_scheduler": self.lr_scheduler.state_dict(),
             "ema": self.ema.state_dict() if self.ema is not None else None,
+            "nft_old_policy": self.old_policy.state_dict() if self.old_policy is not None else None,
             "aggregator": self.aggregator.state_dict(),
             "history": self.history,
             "config": to_dict(self.config),
@@ -317,6 +359,11 @@ class Trainer:
             if state["ema"] is None:
                 raise ValueError(f"{path} was saved without EMA but train.ema is on; set train.ema=false to resume it")
             self.ema.load_state_dict(state["ema"])
+        if self.old_policy is not None:
+            if state.get("nft_old_policy") is None:
+                raise ValueError(f"{path} has no DiffusionNFT old policy: it was saved by a train.algorithm=grpo run; "
+                                 "resume it with train.algorithm=grpo")
+            self.old_policy.load_state_dict(state["nft_old_policy"])
         self.aggregator.load_state_dict(state["aggregator"])
         self.step = state["step"]
         self.history = list(state["history"])
@@ -370,7 +417,7 @@ class Trainer:
         if self.step == 0:
             self.log(self.evaluate("step-000000"), 0)
         bar = tqdm(range(self.step, c.train.num_steps), initial=self.step, total=c.train.num_steps,
-                   disable=not (self.is_main and c.logging.progress_bar), desc="flow-GRPO", dynamic_ncols=True)
+                   disable=not (self.is_main and c.logging.progress_bar), desc={"grpo": "flow-GRPO", "nft": "DiffusionNFT"}[c.train.algorithm], dynamic_ncols=True)
         for step in bar:
             metrics = self.train_step(step)
             self.step = step + 1
@@ -401,6 +448,9 @@ class Trainer:
         advantages, metrics = self.advantages(rewards, group_ids)
         t2 = time.perf_counter()
         metrics.update(self.update(step, traj, advantages, group_ids))
+        if self.old_policy is not None:
+            self.old_policy.update(old_policy_decay((step + 1) * self.updates_per_step(), self.config.train.nft_old_rate,
+                                                    self.config.train.nft_old_max))
         t3 = time.perf_counter()
         metrics.update({"time/rollout_s": t1 - t0, "time/reward_s": t2 - t1, "time/train_s": t3 - t2})
         return metrics

@@ -71,3 +71,16 @@ def test_pretrain_script_rejects_a_bad_size_range(tmp_path):
     cmd = [sys.executable, str(ROOT / "scripts" / "pretrain_shapes.py"), "--out", str(tmp_path), "--size-range", "0.4,0.2"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 2 and "--size-range" in proc.stderr
+
+
+def test_pretrain_cosine_runs_over_steps_or_over_the_wall_clock_budget():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("pretrain_shapes", ROOT / "scripts" / "pretrain_shapes.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    lr, progress = module.learning_rate, module.schedule_progress
+    assert lr(0, 1.0, 200, 0.0) == pytest.approx(1 / 200) and lr(200, 1.0, 200, 0.0) == pytest.approx(1.0)
+    assert lr(500, 1.0, 200, 0.5) == pytest.approx(0.55) and lr(500, 1.0, 200, 1.0) == pytest.approx(0.1)
+    assert progress(1100, 200, 2000, elapsed_s=1.0, budget_s=10.0) == pytest.approx(0.5)  # steps given: they decide
+    assert progress(1100, 200, None, elapsed_s=3.0, budget_s=10.0) == pytest.approx(0.3)  # else the clock does
