@@ -129,10 +129,12 @@ class Trainer:
         """Sample this process's trajectories for ``step``. Returns (trajectory, prompt items, group ids)."""
         c = self.config
         self.policy.transformer.eval()
-        window_gen = torch.Generator().manual_seed(mix_seed(c.seed, step, 7))
-        sde_steps = sde_window(c.sampling.train_steps, c.sampling.sde_window, window_gen, c.sampling.sde_window_max_start)
-        sampling_policy = nullcontext()
-        if self.old_policy is not None:  # DiffusionNFT: the deterministic sampler of the old policy
+        if self.old_policy is None:
+            window_gen = torch.Generator().manual_seed(mix_seed(c.seed, step, 7))
+            sde_steps = sde_window(c.sampling.train_steps, c.sampling.sde_window, window_gen,
+                                   c.sampling.sde_window_max_start)
+            sampling_policy = nullcontext()
+        else:  # DiffusionNFT: the deterministic sampler of the old policy
             sde_steps, sampling_policy = [], self.old_policy.swapped_in()
         sigmas = self.policy.sigmas(c.sampling.train_steps, c.sampling.resolution)
         trajectories, items, group_ids = [], [], []
