@@ -7,6 +7,12 @@ the latent statistics (as SD3's). Stage 2 trains the transformer and the T5 enco
 (logit-normal sigmas, SD3's recipe; 10 % empty prompts for classifier-free guidance) on renders of the *training*
 prompts only, for a wall-clock budget. Stage 3 measures strict accuracy per tag on the training and held-out prompts
 and writes everything (losses, timings, accuracies) to ``<out>/pretrain_log.json``.
+
+``--init DIR`` continues an existing shapes model instead (a second stage of pretraining with a fresh optimiser
+and its own warm-up and cosine): its VAE and latent scaling are kept, stage 1 is skipped, the architecture comes from
+DIR, and DIR's log is kept under ``"init"`` in the new log, so the new model's provenance is complete:
+
+    python scripts/pretrain_shapes.py --init t2i_rl/assets/shapes-sd3 --out runs/shapes-cont --lr 3e-4 --minutes 55
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import diffusers
 import torch
 import torch.nn.functional as F
 import transformers
+from diffusers import StableDiffusion3Pipeline
 from diffusers.training_utils import EMAModel
 from tqdm.auto import tqdm
 
@@ -29,7 +36,7 @@ from t2i_rl.policies.sd3 import SD3Policy
 from t2i_rl.shapes.model import T5_MAX_LENGTH, accuracy_table, build_shapes_pipeline, heldout_accuracy
 from t2i_rl.shapes.prompts import heldout_prompts, train_prompts
 from t2i_rl.shapes.render import render_batch
-from t2i_rl.shapes_demo import EVAL_MIN_IMAGES_PER_TAG
+from t2i_rl.shapes_demo import EVAL_MIN_IMAGES_PER_TAG, missing_shapes_model
 
 
 def train_vae(vae, metas, steps: int, batch: int, seed: int, log: dict, size_range: tuple[float, float]) -> None:
@@ -184,6 +191,7 @@ def train_transformer(pipe, latents, prompt_ids, metas, args, log: dict) -> EMAM
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="t2i_rl/assets/shapes-sd3")
+    parser.add_argument("--init", help="continue this shapes pipeline directory (keeps its VAE; skips stage 1)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--vae-steps", type=int, default=800)
@@ -198,7 +206,7 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--ema-decay", type=float, default=0.999)
     parser.add_argument("--sigma-mean", type=float, default=0.0, help="location of the logit-normal noise levels")
-    parser.add_argument("--width", type=int, default=128)
+    parser.add_argument("--width", type=int, default=128, help="transformer width (with --init: DIR's)")
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--patch-size", type=int, default=2)
     parser.add_argument("--bench-steps", type=int, default=0,
@@ -224,16 +232,31 @@ def main() -> None:
         f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if v is not None),
         "torch_threads": torch.get_num_threads()}
 
-    pipe = build_shapes_pipeline(args.seed, args.width, args.layers, args.patch_size).to(args.device)
+    if args.init:
+        if problem := missing_shapes_model(args.init):
+            parser.error(f"{problem} as --init")
+        if Path(args.init).resolve() == Path(args.out).resolve():
+            parser.error("--init and --out are the same directory; write the continued model somewhere else")
+        pipe = StableDiffusion3Pipeline.from_pretrained(args.init).to(args.device)
+        init_log = Path(args.init) / "pretrain_log.json"
+        log["init"] = {"model": args.init, "log": json.loads(init_log.read_text()) if init_log.is_file() else None}
+        config = pipe.transformer.config  # the architecture is DIR's, whatever --width/--layers/--patch-size say
+        args.width, args.layers, args.patch_size = config.caption_projection_dim, config.num_layers, config.patch_size
+    else:
+        pipe = build_shapes_pipeline(args.seed, args.width, args.layers, args.patch_size).to(args.device)
     train, held = train_prompts(), heldout_prompts()
     if args.bench_steps:
         print(json.dumps(bench_steps(pipe, train, args)))
         return
-    train_vae(pipe.vae, train, args.vae_steps, 16, args.seed, log, size_range)
+    if not args.init:
+        train_vae(pipe.vae, train, args.vae_steps, 16, args.seed, log, size_range)
     latents, prompt_ids = encode_dataset(pipe.vae, train, args.renders_per_prompt, args.min_renders_per_tag, args.seed,
                                          size_range)
-    shift, scale = latents.mean().item(), 1.0 / latents.std().item()
-    pipe.vae.register_to_config(shift_factor=shift, scaling_factor=scale)
+    if args.init:  # the transformer was trained on this VAE's scaled latents: keep its scaling
+        shift, scale = pipe.vae.config.shift_factor, pipe.vae.config.scaling_factor
+    else:
+        shift, scale = latents.mean().item(), 1.0 / latents.std().item()
+        pipe.vae.register_to_config(shift_factor=shift, scaling_factor=scale)
     latents = (latents - shift) * scale
     log["vae_latent_shift_scale"] = [shift, scale]
     log["renders"] = len(prompt_ids)

@@ -6,7 +6,9 @@
 The held-out figures repeat the demo's measurement (its seeds, sampler and images per tag); the training-prompt
 figures show how much of what RL learned on its own prompts carries over to prompts it never saw. The training split
 has 144 colour-attribute prompts, so ``--per-tag`` takes that many prompts per tag, evenly spread over the split.
-Prints JSON: ``{"prompts": n, "base": {tag: accuracy}, "lora": {...}}``.
+Prints JSON: ``{"prompts": n, "base": {tag: accuracy}, "lora": {...}, "objects": {"base": {tag: {"objects",
+"extra"}}, "lora": ...}}``: ``objects`` is the mean number of detected shapes per image and ``extra`` the fraction of
+images with more shapes than the prompt names (GenEval's rules allow them; a policy that scatters shapes shows here).
 """
 
 from __future__ import annotations
@@ -44,8 +46,9 @@ def main(argv: list[str] | None = None) -> dict:
 
     from t2i_rl.config import load_config
     from t2i_rl.policies import SD3Policy
-    from t2i_rl.shapes.model import heldout_accuracy
+    from t2i_rl.shapes.model import evaluation_jobs, heldout_accuracy
     from t2i_rl.shapes.prompts import heldout_prompts, train_prompts
+    from t2i_rl.shapes.scoring import evaluate_images, object_statistics
     from t2i_rl.shapes_demo import CONFIG, EVAL_SEEDS, evaluation_settings, load_tuned, missing_shapes_model
 
     if problem := missing_shapes_model(args.model):
@@ -57,9 +60,15 @@ def main(argv: list[str] | None = None) -> dict:
     evaluate = evaluation_settings(config, args.seeds or EVAL_SEEDS)
     prompts = heldout_prompts() if args.split == "heldout" else spread_per_tag(train_prompts(), args.per_tag)
     result: dict = {"split": args.split, "prompts": len(prompts)}
-    result["base"] = heldout_accuracy(SD3Policy.from_pretrained(args.model), prompts, **evaluate)[0]
+    jobs = evaluation_jobs(prompts, evaluate["seeds"], evaluate["min_images_per_tag"])
+    policies = {"base": lambda: SD3Policy.from_pretrained(args.model)}
     if args.lora:
-        result["lora"] = heldout_accuracy(load_tuned(args.model, args.lora), prompts, **evaluate)[0]
+        policies["lora"] = lambda: load_tuned(args.model, args.lora)
+    result["objects"] = {}
+    for name, load in policies.items():
+        result[name], images, _ = heldout_accuracy(load(), prompts, **evaluate)
+        metadata = [m for m, _ in jobs]
+        result["objects"][name] = object_statistics(evaluate_images(images, metadata), metadata)
     print(json.dumps(result, indent=1))
     return result
 

@@ -41,6 +41,8 @@ def test_shapes_demo_writes_summary_report_and_a_loadable_lora(tmp_path):
     again = shapes_accuracy.main(["--model", str(model), "--lora", str(tmp_path / "demo" / "run" / "lora"),
                                   "--seeds", "0", *fast_eval])
     assert again["base"] == saved["per_tag"]["base"] and again["lora"] == saved["per_tag"]["final"]
+    assert set(again["objects"]) == {"base", "lora"} and set(again["objects"]["lora"]) == set(saved["per_tag"]["base"])
+    assert all(0 <= row["extra"] <= 1 and row["objects"] >= 0 for row in again["objects"]["base"].values())
     train = shapes_accuracy.main(["--model", str(model), "--split", "train", "--per-tag", "2", "--seeds", "0", *fast_eval])
     assert train["prompts"] == 12 and "lora" not in train
     with pytest.raises(SystemExit):

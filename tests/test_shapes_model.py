@@ -57,6 +57,18 @@ def test_pretrain_script_smoke(tmp_path):
     assert pipe.vae.config.scaling_factor == pytest.approx(log["vae_latent_shift_scale"][1])
     assert torch.isfinite(next(pipe.transformer.parameters())).all()
 
+    # a second stage continues it: same VAE and latent scaling, a trained transformer, the first log kept
+    again = tmp_path / "continued"
+    proc = subprocess.run([*cmd[:3], str(again), "--init", str(out), *cmd[4:], "--seed", "1"], capture_output=True,
+                          text=True, timeout=600, env={**os.environ, "TQDM_DISABLE": "1"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    log2 = json.loads((again / "pretrain_log.json").read_text())
+    assert log2["init"] == {"model": str(out), "log": log} and "vae_loss" not in log2 and log2["transformer_steps"] >= 1
+    pipe2 = StableDiffusion3Pipeline.from_pretrained(again)
+    assert pipe2.vae.config.scaling_factor == pipe.vae.config.scaling_factor
+    assert all(torch.equal(a, b) for a, b in zip(pipe.vae.parameters(), pipe2.vae.parameters()))
+    assert not all(torch.equal(a, b) for a, b in zip(pipe.transformer.parameters(), pipe2.transformer.parameters()))
+
 
 @pytest.mark.slow
 def test_pretrain_script_bench_mode_prints_a_step_rate(tmp_path):
@@ -71,6 +83,17 @@ def test_pretrain_script_rejects_a_bad_size_range(tmp_path):
     cmd = [sys.executable, str(ROOT / "scripts" / "pretrain_shapes.py"), "--out", str(tmp_path), "--size-range", "0.4,0.2"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 2 and "--size-range" in proc.stderr
+
+
+def test_pretrain_script_rejects_a_bad_init(tmp_path):
+    script = str(ROOT / "scripts" / "pretrain_shapes.py")
+    proc = subprocess.run([sys.executable, script, "--init", str(tmp_path / "none"), "--out", str(tmp_path / "o")],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 2 and "no shapes model at" in proc.stderr and "--init" in proc.stderr
+    build_shapes_pipeline(seed=0, width=32, layers=1).save_pretrained(tmp_path / "m")
+    proc = subprocess.run([sys.executable, script, "--init", str(tmp_path / "m"), "--out", str(tmp_path / "m")],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 2 and "same directory" in proc.stderr
 
 
 def test_pretrain_cosine_runs_over_steps_or_over_the_wall_clock_budget():

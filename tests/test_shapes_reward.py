@@ -131,3 +131,35 @@ def test_per_tag_accuracy():
             blanked[i] = 1.0
     acc = per_tag_accuracy(metas, blanked)
     assert acc["position"] == 0.0 and acc["overall"] == pytest.approx(5 / 6)
+
+
+def _rounded_square(radius: int, side: int = 24, color: str = "blue") -> torch.Tensor:
+    """A 64 px image of one square with corners rounded to ``radius`` pixels (0: a crisp square)."""
+    from PIL import Image, ImageDraw
+
+    from t2i_rl.shapes.world import BACKGROUND, COLORS
+
+    image = Image.new("RGB", (64, 64), BACKGROUND)
+    ImageDraw.Draw(image).rounded_rectangle((20, 20, 20 + side - 1, 20 + side - 1), radius, fill=COLORS[color])
+    return R.pil_to_tensor(image)
+
+
+def test_shape_confidence_presence_grades_near_misses():
+    """Binary presence cannot tell a crisp square from one about to be taken for a circle; the graded one can."""
+    prompt = "a photo of a square"
+    images = torch.stack([_rounded_square(r) for r in (0, 4, 7, 12)])  # radius 12 = side / 2: a circle
+    binary = _score(ShapesReward(), [prompt] * 4, images).scores[:, 0]
+    graded = _score(ShapesReward(presence="shape_confidence"), [prompt] * 4, images).scores[:, 0]
+    assert binary.tolist() == [1.0, 1.0, 1.0, 0.0]
+    assert graded[0] > graded[1] > graded[2] > graded[3] == 0.0
+    assert graded[0] == 1.0  # a crisp square sits on its prototype
+    # a clean render of every prompt keeps full presence, so the graded reward agrees with GenEval's on it
+    metas = P.all_prompts()[::5]
+    out = ShapesReward(presence="shape_confidence")(RewardBatch(R.render_batch(metas, 0), [m["prompt"] for m in metas], metas))
+    presence = out.scores[:, [out.names.index("obj0/presence"), out.names.index("obj1/presence")]]
+    assert ((presence > 0.5) | presence.isnan()).all()
+
+
+def test_unknown_presence_mode_is_refused():
+    with pytest.raises(ValueError, match="presence='soft'"):
+        ShapesReward(presence="soft")

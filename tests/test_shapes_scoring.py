@@ -4,6 +4,7 @@ per-concept scores and per-tag accuracy."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
@@ -16,6 +17,7 @@ from t2i_rl.shapes.scoring import (
     concept_scores,
     evaluate_detections,
     group_by_class,
+    object_statistics,
     summarize_accuracy,
 )
 from t2i_rl.shapes.world import INVERSE_RELATION
@@ -212,3 +214,34 @@ def test_summarize_accuracy_is_mean_over_tags():
     assert acc["overall"] == pytest.approx(1 / 3)  # not 2/4: tags weigh equally
     with pytest.raises(ValueError):
         summarize_accuracy(["a"], [])
+
+
+def test_concept_scores_shape_confidence_presence():
+    meta = metadata_for_prompt("a photo of a circle and a square")
+    dets = [replace(det("circle", "red", 10, 10), shape_score=0.4), replace(det("circle", "red", 40, 10), shape_score=0.9),
+            replace(det("triangle", "red", 10, 40), shape_score=1.0)]
+    graded = concept_scores(evaluate_detections(dets, meta), meta, presence="shape_confidence")
+    assert graded["obj0/presence"] == 0.9  # the best circle
+    assert graded["obj1/presence"] == 0.0  # no square: a confident triangle is no evidence of one
+    binary = concept_scores(evaluate_detections(dets, meta), meta)
+    assert (binary["obj0/presence"], binary["obj1/presence"]) == (1.0, 0.0)
+    with pytest.raises(ValueError, match="shape_confidence"):
+        concept_scores(evaluate_detections(dets, meta), meta, presence="graded")
+
+
+def test_object_statistics_counts_unrequested_shapes():
+    prompts = ["a photo of a red square", "a photo of a red square", "a photo of two circles", "a photo of a circle"]
+    metas = [metadata_for_prompt(p) for p in prompts]
+    dets = [
+        [det("square", "red", 10, 10)],
+        [det("square", "red", 10, 10), det("circle", "red", 40, 10), det("square", "blue", 40, 40)],  # two extra
+        [det("circle", "red", 10, 10), det("circle", "red", 40, 10)],
+        [],
+    ]
+    stats = object_statistics([evaluate_detections(d, m) for d, m in zip(dets, metas)], metas)
+    assert stats["colors"] == {"objects": 2.0, "extra": 0.5}
+    assert stats["counting"] == {"objects": 2.0, "extra": 0.0}
+    assert stats["single_object"] == {"objects": 0.0, "extra": 0.0}
+    assert stats["overall"] == {"objects": 6 / 4, "extra": 1 / 4}
+    with pytest.raises(ValueError, match="3 evaluations for 4"):
+        object_statistics([evaluate_detections(d, m) for d, m in zip(dets[:3], metas)], metas)

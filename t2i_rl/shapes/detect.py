@@ -16,8 +16,8 @@ Pipeline (numpy, batched over ``[B, 3, H, W]``):
    an upright triangle, 1/2 for a circle or a square). The nearest prototype in ``(fill, top)`` wins; an
    inverted triangle (top ~3/4) is also a triangle.
 4. **Score** in ``(0, 1]``: colour confidence (1 - mean residual / ``max_residual``) times shape confidence
-   (1 - distance to the nearest prototype / distance to the second nearest). GenEval's "most confident
-   first" ordering uses it.
+   (1 - distance to the nearest prototype / distance to the second nearest, kept as ``shape_score``: 0 on the
+   boundary between two shapes, 1 on a prototype). GenEval's "most confident first" ordering uses ``score``.
 """
 
 from __future__ import annotations
@@ -44,13 +44,18 @@ TOP_WEIGHT = 4.0
 
 @dataclass(frozen=True)
 class Detection:
-    """One detected object. ``box`` is ``(x0, y0, x1, y1)`` in pixels with x1, y1 exclusive."""
+    """One detected object. ``box`` is ``(x0, y0, x1, y1)`` in pixels with x1, y1 exclusive.
+
+    ``score`` is colour confidence times shape confidence; ``shape_score`` the shape confidence alone (how far the
+    component is from being taken for another shape: a square with rounded corners scores low).
+    """
 
     shape: str
     color: str
     box: tuple[int, int, int, int]
     area: int
     score: float
+    shape_score: float = 1.0
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-friendly dict."""
@@ -199,6 +204,7 @@ def _image_detections(
                 box=(int(x0[k]), int(y0[k]), int(x1[k]), int(y1[k])),
                 area=int(areas[k]),
                 score=round(score, 6),
+                shape_score=round(shape_conf, 6),
             )
         )
     dets.sort(key=lambda d: (-d.score, -d.area, d.box))

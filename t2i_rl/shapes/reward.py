@@ -25,7 +25,7 @@ import torch
 from reward_models.base import RewardBatch, RewardOutput
 from t2i_rl.shapes.detect import DetectorConfig, detect
 from t2i_rl.shapes.prompts import metadata_for_prompt
-from t2i_rl.shapes.scoring import concept_scores, evaluate_detections
+from t2i_rl.shapes.scoring import PRESENCE_MODES, concept_scores, evaluate_detections
 
 #: Concept kind -> concept group understood by the aggregators.
 CONCEPT_GROUP = {
@@ -59,6 +59,8 @@ class ShapesReward:
         include_strict: add a ``"strict"`` column (GenEval's all-or-nothing verdict, group ``"other"``).
         score_threshold: GenEval's detection confidence threshold (0 = keep all detections).
         detector: :class:`~t2i_rl.shapes.detect.DetectorConfig` (or a dict of its fields).
+        presence: ``"binary"`` (GenEval's found / not found) or ``"shape_confidence"`` (the best detection's shape
+            confidence, see :func:`~t2i_rl.shapes.scoring.concept_scores`).
     """
 
     def __init__(
@@ -67,7 +69,11 @@ class ShapesReward:
         include_strict: bool = False,
         score_threshold: float = 0.0,
         detector: DetectorConfig | dict[str, Any] | None = None,
+        presence: str = "binary",
     ) -> None:
+        if presence not in PRESENCE_MODES:
+            raise ValueError(f"ShapesReward: presence={presence!r}; use one of {PRESENCE_MODES}")
+        self.presence = presence
         self.max_objects = int(max_objects)
         self.include_strict = bool(include_strict)
         self.score_threshold = float(score_threshold)
@@ -93,7 +99,7 @@ class ShapesReward:
         rows, details = [], []
         for dets, meta in zip(detect(images, self.detector), metas):
             ev = evaluate_detections(dets, meta, self.score_threshold)
-            scores = concept_scores(ev, meta, self.max_objects)
+            scores = concept_scores(ev, meta, self.max_objects, self.presence)
             rows.append([scores[name] for name in self.names])
             details.append(
                 {

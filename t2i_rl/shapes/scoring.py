@@ -94,12 +94,22 @@ def _count_range(req: Metadata, metadata: Metadata) -> tuple[int, float] | None:
     return int(req["count"]), float(min(excludes)) if excludes else math.inf
 
 
-def concept_scores(evaluation: ImageEvaluation, metadata: Metadata, max_objects: int = 2) -> dict[str, float]:
+#: ``presence`` modes of :func:`concept_scores`.
+PRESENCE_MODES = ("binary", "shape_confidence")
+
+
+def concept_scores(
+    evaluation: ImageEvaluation, metadata: Metadata, max_objects: int = 2, presence: str = "binary"
+) -> dict[str, float]:
     """Per-concept scores in ``[0, 1]``, NaN where the prompt has no such concept.
 
     For include clause ``i`` (slot ``obj{i}``, ``i < max_objects``) of class ``c`` and count ``n``:
 
-    * ``obj{i}/presence``: 1 if at least one ``c`` is detected, else 0. Always applicable.
+    * ``obj{i}/presence``: always applicable. ``presence="binary"`` (GenEval's verdict): 1 if at least one ``c`` is
+      detected, else 0. ``presence="shape_confidence"``: the highest ``shape_score`` among the detected ``c`` (0 if
+      none), the way a learned detector's confidence grades a detection: a crisp square scores ~1, a square whose
+      rounded corners nearly make it a circle ~0, so the reward also separates near misses from clear hits. It is
+      continuous across the square/circle boundary (both sides score 0 there).
     * ``obj{i}/count``: applicable when ``n > 1`` or an exclude clause names ``c``. With ``m`` detections of
       ``c`` and an allowed range ``[n, high]`` (``high`` from the exclude clause, see ``_count_range``), 1 inside
       the range, else ``max(0, 1 - distance_to_range / n)`` (partial credit: 3 of 4 squares scores 0.75).
@@ -111,6 +121,8 @@ def concept_scores(evaluation: ImageEvaluation, metadata: Metadata, max_objects:
       require the colours to be right, so it isolates the spatial concept.
     * ``strict``: 1.0 / 0.0 GenEval verdict. Always applicable.
     """
+    if presence not in PRESENCE_MODES:
+        raise ValueError(f"presence={presence!r}: use one of {PRESENCE_MODES}")
     include = metadata.get("include", [])
     if len(include) > max_objects:
         raise ValueError(f"metadata has {len(include)} include clauses, the reward has {max_objects} slots")
@@ -124,7 +136,10 @@ def concept_scores(evaluation: ImageEvaluation, metadata: Metadata, max_objects:
         n = int(req["count"])
         dets = objects.get(req["class"], [])
         found = evaluation.found[i] if i < len(evaluation.found) else dets[:n]
-        out[f"obj{i}/presence"] = 1.0 if dets else 0.0
+        if presence == "binary":
+            out[f"obj{i}/presence"] = 1.0 if dets else 0.0
+        else:
+            out[f"obj{i}/presence"] = max((d.shape_score for d in dets), default=0.0)
         rng = _count_range(req, metadata)
         if rng is not None:
             low, high = rng
@@ -164,3 +179,23 @@ def per_tag_accuracy(
     """Strict GenEval accuracy per tag of ``images`` ``[B, 3, H, W]`` against ``metadata``, plus ``"overall"``."""
     evals = evaluate_images(images, metadata, detector)
     return summarize_accuracy([m.get("tag", "unknown") for m in metadata], [e.correct for e in evals])
+
+
+def object_statistics(evaluations: Sequence[ImageEvaluation], metadata: Sequence[Metadata]) -> dict[str, dict[str, float]]:
+    """Per tag (and ``"overall"``, over all images): ``objects``, the mean number of detected objects per image, and
+    ``extra``, the fraction of images with more objects than the prompt names (the sum of its include counts).
+
+    GenEval's include clauses mean "at least", so an image with unrequested extra shapes can still be correct; a
+    policy trained on such rewards can learn to scatter shapes (more tries at a detectable one) rather than draw
+    the requested one better, and these figures show it.
+    """
+    if len(evaluations) != len(metadata):
+        raise ValueError(f"{len(evaluations)} evaluations for {len(metadata)} metadata entries")
+    per: dict[str, list[tuple[int, bool]]] = {}
+    for ev, meta in zip(evaluations, metadata):
+        requested = sum(int(req["count"]) for req in meta.get("include", []))
+        row = (len(ev.detections), len(ev.detections) > requested)
+        per.setdefault(meta.get("tag", "unknown"), []).append(row)
+        per.setdefault("overall", []).append(row)
+    return {tag: {"objects": sum(n for n, _ in rows) / len(rows), "extra": sum(e for _, e in rows) / len(rows)}
+            for tag, rows in per.items()}
