@@ -12,7 +12,7 @@ from t2i_rl.shapes import prompts as P
 from t2i_rl.shapes import render as R
 from t2i_rl.shapes.reward import ShapesReward, column_names
 from t2i_rl.shapes.scoring import per_tag_accuracy
-from t2i_rl.shapes.world import TAGS
+from t2i_rl.shapes.world import COLORS, TAGS
 
 NAMES = ["obj0/presence", "obj0/count", "obj0/color", "obj1/presence", "obj1/count", "obj1/color", "relation"]
 
@@ -137,7 +137,7 @@ def _rounded_square(radius: int, side: int = 24, color: str = "blue") -> torch.T
     """A 64 px image of one square with corners rounded to ``radius`` pixels (0: a crisp square)."""
     from PIL import Image, ImageDraw
 
-    from t2i_rl.shapes.world import BACKGROUND, COLORS
+    from t2i_rl.shapes.world import BACKGROUND
 
     image = Image.new("RGB", (64, 64), BACKGROUND)
     ImageDraw.Draw(image).rounded_rectangle((20, 20, 20 + side - 1, 20 + side - 1), radius, fill=COLORS[color])
@@ -163,3 +163,21 @@ def test_shape_confidence_presence_grades_near_misses():
 def test_unknown_presence_mode_is_refused():
     with pytest.raises(ValueError, match="presence='soft'"):
         ShapesReward(presence="soft")
+
+
+def test_extra_column_charges_unrequested_shapes():
+    reward = ShapesReward(penalize_extra=True, include_strict=True)
+    assert reward.names == NAMES + ["extra", "strict"] and reward.groups[-2] == "object"
+    prompt = "a photo of two circles"
+    clean = _render(prompt, 0)
+    cluttered = clean.clone()
+    blue = torch.tensor(COLORS["blue"], dtype=torch.float32).view(3, 1, 1) / 255
+    cluttered[:, 0:8, 0:8] = blue  # one unrequested square in a corner
+    out = _score(reward, [prompt, prompt], torch.stack([clean, cluttered]))
+    k = out.names.index("extra")
+    assert out.scores[:, k].tolist() == [1.0, 0.5]  # 1 extra shape for 2 named: 1 - 1/2
+    assert out.scores[1, out.names.index("strict")] == 1.0  # GenEval's rules let it pass
+    metas = P.all_prompts()[::5]
+    out = reward(RewardBatch(R.render_batch(metas, 1), [m["prompt"] for m in metas], metas))
+    assert (out.scores[:, k] == 1.0).all()  # clean renders draw exactly what they name
+    assert "extra" not in ShapesReward().names

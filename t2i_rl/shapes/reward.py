@@ -34,13 +34,16 @@ CONCEPT_GROUP = {
     "color": "attribute",
     "relation": "relation",
     "strict": "other",
+    "extra": "object",
 }
 
 
-def column_names(max_objects: int = 2, include_strict: bool = False) -> list[str]:
+def column_names(max_objects: int = 2, include_strict: bool = False, include_extra: bool = False) -> list[str]:
     """The reward's column names, in order."""
     names = [f"obj{i}/{kind}" for i in range(max_objects) for kind in ("presence", "count", "color")]
     names.append("relation")
+    if include_extra:
+        names.append("extra")
     if include_strict:
         names.append("strict")
     return names
@@ -61,6 +64,9 @@ class ShapesReward:
         detector: :class:`~t2i_rl.shapes.detect.DetectorConfig` (or a dict of its fields).
         presence: ``"binary"`` (GenEval's found / not found) or ``"shape_confidence"`` (the best detection's shape
             confidence, see :func:`~t2i_rl.shapes.scoring.concept_scores`).
+        penalize_extra: add an ``"extra"`` column (group ``"object"``): 1 when the image has at most as many shapes
+            as the prompt names (the sum of its include counts), else ``max(0, 1 - extra / named)``. GenEval's
+            include clauses mean "at least", so without it a policy can gain by scattering shapes.
     """
 
     def __init__(
@@ -70,6 +76,7 @@ class ShapesReward:
         score_threshold: float = 0.0,
         detector: DetectorConfig | dict[str, Any] | None = None,
         presence: str = "binary",
+        penalize_extra: bool = False,
     ) -> None:
         if presence not in PRESENCE_MODES:
             raise ValueError(f"ShapesReward: presence={presence!r}; use one of {PRESENCE_MODES}")
@@ -78,7 +85,8 @@ class ShapesReward:
         self.include_strict = bool(include_strict)
         self.score_threshold = float(score_threshold)
         self.detector = detector if isinstance(detector, DetectorConfig) else DetectorConfig(**(detector or {}))
-        self.names = column_names(self.max_objects, self.include_strict)
+        self.penalize_extra = bool(penalize_extra)
+        self.names = column_names(self.max_objects, self.include_strict, self.penalize_extra)
         self.groups = column_groups(self.names)
 
     def _metadata(self, batch: RewardBatch) -> list[dict[str, Any]]:
@@ -100,6 +108,8 @@ class ShapesReward:
         for dets, meta in zip(detect(images, self.detector), metas):
             ev = evaluate_detections(dets, meta, self.score_threshold)
             scores = concept_scores(ev, meta, self.max_objects, self.presence)
+            named = sum(int(req["count"]) for req in meta["include"])
+            scores["extra"] = max(0.0, 1.0 - max(0, len(dets) - named) / max(named, 1))
             rows.append([scores[name] for name in self.names])
             details.append(
                 {
