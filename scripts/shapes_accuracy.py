@@ -60,14 +60,14 @@ def main(argv: list[str] | None = None) -> dict:
     evaluate = evaluation_settings(config, args.seeds or EVAL_SEEDS)
     prompts = heldout_prompts() if args.split == "heldout" else spread_per_tag(train_prompts(), args.per_tag)
     result: dict = {"split": args.split, "prompts": len(prompts)}
-    jobs = evaluation_jobs(prompts, evaluate["seeds"], evaluate["min_images_per_tag"])
+    # heldout_accuracy renders in evaluation_jobs order, so the images line up with this metadata
+    metadata = [m for m, _ in evaluation_jobs(prompts, evaluate["seeds"], evaluate["min_images_per_tag"])]
     policies = {"base": lambda: SD3Policy.from_pretrained(args.model)}
     if args.lora:
         policies["lora"] = lambda: load_tuned(args.model, args.lora)
     result["objects"] = {}
     for name, load in policies.items():
         result[name], images, _ = heldout_accuracy(load(), prompts, **evaluate)
-        metadata = [m for m, _ in jobs]
         result["objects"][name] = object_statistics(evaluate_images(images, metadata), metadata)
     print(json.dumps(result, indent=1))
     return result

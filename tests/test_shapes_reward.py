@@ -147,11 +147,12 @@ def _rounded_square(radius: int, side: int = 24, color: str = "blue") -> torch.T
 def test_shape_confidence_presence_grades_near_misses():
     """Binary presence cannot tell a crisp square from one about to be taken for a circle; the graded one can."""
     prompt = "a photo of a square"
-    images = torch.stack([_rounded_square(r) for r in (0, 4, 7, 12)])  # radius 12 = side / 2: a circle
-    binary = _score(ShapesReward(), [prompt] * 4, images).scores[:, 0]
-    graded = _score(ShapesReward(presence="shape_confidence"), [prompt] * 4, images).scores[:, 0]
-    assert binary.tolist() == [1.0, 1.0, 1.0, 0.0]
-    assert graded[0] > graded[1] > graded[2] > graded[3] == 0.0
+    # radius 8 = a third of the side is already taken for a circle; radius 12 = side / 2 is one
+    images = torch.stack([_rounded_square(r) for r in (0, 4, 7, 8, 12)])
+    binary = _score(ShapesReward(), [prompt] * 5, images).scores[:, 0]
+    graded = _score(ShapesReward(presence="shape_confidence"), [prompt] * 5, images).scores[:, 0]
+    assert binary.tolist() == [1.0, 1.0, 1.0, 0.0, 0.0]
+    assert graded[0] > graded[1] > graded[2] > graded[3] == graded[4] == 0.0
     assert graded[0] == 1.0  # a crisp square sits on its prototype
     # a clean render of every prompt keeps full presence, so the graded reward agrees with GenEval's on it
     metas = P.all_prompts()[::5]

@@ -243,5 +243,7 @@ def test_object_statistics_counts_unrequested_shapes():
     assert stats["counting"] == {"objects": 2.0, "extra": 0.0}
     assert stats["single_object"] == {"objects": 0.0, "extra": 0.0}
     assert stats["overall"] == {"objects": 6 / 4, "extra": 1 / 4}
+    scores = [concept_scores(evaluate_detections(d, m), m)["extra"] for d, m in zip(dets, metas)]
+    assert scores == [1.0, 0.0, 1.0, 1.0]  # two unrequested shapes for one named: 1 - 2 clamps to 0
     with pytest.raises(ValueError, match="3 evaluations for 4"):
         object_statistics([evaluate_detections(d, m) for d, m in zip(dets[:3], metas)], metas)

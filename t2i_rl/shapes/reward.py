@@ -64,9 +64,9 @@ class ShapesReward:
         detector: :class:`~t2i_rl.shapes.detect.DetectorConfig` (or a dict of its fields).
         presence: ``"binary"`` (GenEval's found / not found) or ``"shape_confidence"`` (the best detection's shape
             confidence, see :func:`~t2i_rl.shapes.scoring.concept_scores`).
-        penalize_extra: add an ``"extra"`` column (group ``"object"``): 1 when the image has at most as many shapes
-            as the prompt names (the sum of its include counts), else ``max(0, 1 - extra / named)``. GenEval's
-            include clauses mean "at least", so without it a policy can gain by scattering shapes.
+        penalize_extra: add an ``"extra"`` column (group ``"object"``, see :func:`~t2i_rl.shapes.scoring.concept_scores`)
+            that charges shapes the prompt does not name: GenEval's include clauses mean "at least", so without it a
+            policy can gain by scattering shapes.
     """
 
     def __init__(
@@ -108,8 +108,6 @@ class ShapesReward:
         for dets, meta in zip(detect(images, self.detector), metas):
             ev = evaluate_detections(dets, meta, self.score_threshold)
             scores = concept_scores(ev, meta, self.max_objects, self.presence)
-            named = sum(int(req["count"]) for req in meta["include"])
-            scores["extra"] = max(0.0, 1.0 - max(0, len(dets) - named) / max(named, 1))
             rows.append([scores[name] for name in self.names])
             details.append(
                 {

@@ -94,6 +94,11 @@ def _count_range(req: Metadata, metadata: Metadata) -> tuple[int, float] | None:
     return int(req["count"]), float(min(excludes)) if excludes else math.inf
 
 
+def named_objects(metadata: Metadata) -> int:
+    """How many objects the prompt names: the sum of its include counts ("two circles and a square": 3)."""
+    return sum(int(req["count"]) for req in metadata.get("include", []))
+
+
 #: ``presence`` modes of :func:`concept_scores`.
 PRESENCE_MODES = ("binary", "shape_confidence")
 
@@ -120,6 +125,8 @@ def concept_scores(
       detection (mean over position clauses if there are several). Unlike strict GenEval, it does not
       require the colours to be right, so it isolates the spatial concept.
     * ``strict``: 1.0 / 0.0 GenEval verdict. Always applicable.
+    * ``extra``: 1 when the image has at most :func:`named_objects` detections, else ``max(0, 1 - extra / named)``
+      (GenEval's include clauses mean "at least", so its verdict lets unrequested shapes pass). Always applicable.
     """
     if presence not in PRESENCE_MODES:
         raise ValueError(f"presence={presence!r}: use one of {PRESENCE_MODES}")
@@ -157,6 +164,8 @@ def concept_scores(
             )
     out["relation"] = sum(relation_scores) / len(relation_scores) if relation_scores else nan
     out["strict"] = 1.0 if evaluation.correct else 0.0
+    named = named_objects(metadata)
+    out["extra"] = max(0.0, 1.0 - max(0, len(evaluation.detections) - named) / max(named, 1))
     return out
 
 
@@ -193,8 +202,7 @@ def object_statistics(evaluations: Sequence[ImageEvaluation], metadata: Sequence
         raise ValueError(f"{len(evaluations)} evaluations for {len(metadata)} metadata entries")
     per: dict[str, list[tuple[int, bool]]] = {}
     for ev, meta in zip(evaluations, metadata):
-        requested = sum(int(req["count"]) for req in meta.get("include", []))
-        row = (len(ev.detections), len(ev.detections) > requested)
+        row = (len(ev.detections), len(ev.detections) > named_objects(meta))
         per.setdefault(meta.get("tag", "unknown"), []).append(row)
         per.setdefault("overall", []).append(row)
     return {tag: {"objects": sum(n for n, _ in rows) / len(rows), "extra": sum(e for _, e in rows) / len(rows)}
