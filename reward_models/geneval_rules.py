@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from concept_parsers.lexicon import GENEVAL_RELATIONS, SPATIAL
@@ -103,14 +103,21 @@ def found_objects(grouped: dict[str, list[Detection]], noun: str, count: int) ->
     return grouped.get(noun, [])[: max(int(count), 1)]
 
 
+#: The rules a GenEval record can fail: too few of a class ("missing"), a found object of the wrong colour, a relation
+#: that does not hold (or whose target group failed), too many of a class (an exclude clause: exact counts).
+FAILURE_RULES = ("missing", "color", "position", "too_many")
+
+
 @dataclass
 class ClauseVerdict:
     """GenEval's verdict over the include / exclude clauses of one record: ``correct``, the ``reasons`` it failed
-    (GenEval's strings), and per include clause its found objects (the ``count`` most confident detections)."""
+    (GenEval's strings), per include clause its found objects (the ``count`` most confident detections), and the
+    ``failures`` as ``(rule, class)`` pairs, one per reason, for tallies: ``rule`` is one of :data:`FAILURE_RULES`."""
 
     correct: bool
     reasons: list[str]
     found: list[list[Any]]
+    failures: list[tuple[str, str]] = field(default_factory=list)
 
 
 def geneval_verdict(
@@ -136,6 +143,7 @@ def geneval_verdict(
     """
     correct = True
     reasons: list[str] = []
+    failures: list[tuple[str, str]] = []
     matched_groups: list[Sequence[Any] | None] = []
     found_per_clause: list[list[Any]] = []
     for req in metadata.get("include", []):
@@ -146,6 +154,7 @@ def geneval_verdict(
         if len(found) < count:
             correct = matched = False
             reasons.append(f"expected {classname}>={count}, found {len(found)}")
+            failures.append(("missing", classname))
         else:
             if "color" in req:
                 colors = list(colors_of(found, classname))
@@ -155,22 +164,27 @@ def geneval_verdict(
                         f"expected {req['color']} {classname}>={count}, found {colors.count(req['color'])} "
                         f"{req['color']}; and " + ", ".join(f"{colors.count(c)} {c}" for c in color_names if c in colors)
                     )
+                    failures.append(("color", classname))
             if "position" in req and matched:
                 expected_rel, target_group = req["position"][0], int(req["position"][1])
                 target = matched_groups[target_group] if target_group < len(matched_groups) else None
                 if target is None:
                     correct = matched = False
                     reasons.append(f"no target for {classname} to be {expected_rel}")
+                    failures.append(("position", classname))
                 else:
                     matched = _positions_hold(found, target, expected_rel, position_threshold, classname, reasons)
                     correct = correct and matched
+                    if not matched:
+                        failures.append(("position", classname))
         matched_groups.append(found if matched else None)
     for req in metadata.get("exclude", []):
         classname = req["class"]
         if len(grouped.get(classname, [])) >= int(req["count"]):
             correct = False
             reasons.append(f"expected {classname}<{req['count']}, found {len(grouped[classname])}")
-    return ClauseVerdict(correct, reasons, found_per_clause)
+            failures.append(("too_many", classname))
+    return ClauseVerdict(correct, reasons, found_per_clause, failures)
 
 
 def _positions_hold(found: Sequence[Any], target: Sequence[Any], expected_rel: str, position_threshold: float,

@@ -111,7 +111,8 @@ def flow_matching_step(pipe, opt, params, x0: torch.Tensor, texts: list[str], si
     device = x0.device
     embeds, _, pooled, _ = pipe.encode_prompt(texts, None, None, do_classifier_free_guidance=False,
                                               max_sequence_length=T5_MAX_LENGTH, device=device)
-    # logit-normal(sigma_mean, 1) noise levels; a negative mean spends more steps near the data, where edges form
+    # logit-normal(sigma_mean, 1) noise levels; a positive mean trains the high-noise steps, where these models decide
+    # which shape to draw (scripts/denoise_probe.py); a negative one the low-noise steps, where edges form
     sigma = torch.sigmoid(sigma_mean + torch.randn(len(x0), generator=gen)).view(-1, 1, 1, 1).to(device)
     noise = torch.randn(x0.shape, generator=gen).to(device)
     x_t = (1 - sigma) * x0 + sigma * noise
@@ -205,7 +206,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--ema-decay", type=float, default=0.999)
-    parser.add_argument("--sigma-mean", type=float, default=0.0, help="location of the logit-normal noise levels")
+    parser.add_argument("--sigma-mean", type=float, default=0.0,
+                        help="location of the logit-normal noise levels (1.0 trains the layout steps more: docs)")
     parser.add_argument("--width", type=int, default=128, help="transformer width (with --init: DIR's)")
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--patch-size", type=int, default=2)

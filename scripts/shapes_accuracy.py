@@ -8,7 +8,9 @@ figures show how much of what RL learned on its own prompts carries over to prom
 has 144 colour-attribute prompts, so ``--per-tag`` takes that many prompts per tag, evenly spread over the split.
 Prints JSON: ``{"prompts": n, "base": {tag: accuracy}, "lora": {...}, "objects": {"base": {tag: {"objects",
 "extra"}}, "lora": ...}}``: ``objects`` is the mean number of detected shapes per image and ``extra`` the fraction of
-images with more shapes than the prompt names (GenEval's rules allow them; a policy that scatters shapes shows here).
+images with more shapes than the prompt names (GenEval's rules allow them; a policy that scatters shapes shows here);
+``failures`` the fraction of images failing each rule on each class (``"missing square": 0.4``), so that a shape the
+model cannot draw shows apart from a relation it cannot compose.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ def main(argv: list[str] | None = None) -> dict:
     from t2i_rl.policies import SD3Policy
     from t2i_rl.shapes.model import evaluation_jobs, heldout_accuracy
     from t2i_rl.shapes.prompts import heldout_prompts, train_prompts
-    from t2i_rl.shapes.scoring import evaluate_images, object_statistics
+    from t2i_rl.shapes.scoring import evaluate_images, failure_breakdown, object_statistics
     from t2i_rl.shapes_demo import CONFIG, EVAL_SEEDS, evaluation_settings, load_tuned, missing_shapes_model
 
     if problem := missing_shapes_model(args.model):
@@ -65,10 +67,12 @@ def main(argv: list[str] | None = None) -> dict:
     policies = {"base": lambda: SD3Policy.from_pretrained(args.model)}
     if args.lora:
         policies["lora"] = lambda: load_tuned(args.model, args.lora)
-    result["objects"] = {}
+    result["objects"], result["failures"] = {}, {}
     for name, load in policies.items():
         result[name], images, _ = heldout_accuracy(load(), prompts, **evaluate)
-        result["objects"][name] = object_statistics(evaluate_images(images, metadata), metadata)
+        evaluations = evaluate_images(images, metadata)
+        result["objects"][name] = object_statistics(evaluations, metadata)
+        result["failures"][name] = failure_breakdown(evaluations, metadata)
     print(json.dumps(result, indent=1))
     return result
 

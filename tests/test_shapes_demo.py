@@ -43,6 +43,8 @@ def test_shapes_demo_writes_summary_report_and_a_loadable_lora(tmp_path):
     assert again["base"] == saved["per_tag"]["base"] and again["lora"] == saved["per_tag"]["final"]
     assert set(again["objects"]) == {"base", "lora"} and set(again["objects"]["lora"]) == set(saved["per_tag"]["base"])
     assert all(0 <= row["extra"] <= 1 and row["objects"] >= 0 for row in again["objects"]["base"].values())
+    assert set(again["failures"]) == {"base", "lora"}
+    assert all(0 < share <= 1 for row in again["failures"]["base"].values() for share in row.values())
     train = shapes_accuracy.main(["--model", str(model), "--split", "train", "--per-tag", "2", "--seeds", "0", *fast_eval])
     assert train["prompts"] == 12 and "lora" not in train
     with pytest.raises(SystemExit):

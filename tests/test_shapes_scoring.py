@@ -16,6 +16,7 @@ from t2i_rl.shapes.prompts import metadata_for_prompt
 from t2i_rl.shapes.scoring import (
     concept_scores,
     evaluate_detections,
+    failure_breakdown,
     group_by_class,
     object_statistics,
     summarize_accuracy,
@@ -247,3 +248,38 @@ def test_object_statistics_counts_unrequested_shapes():
     assert scores == [1.0, 0.0, 1.0, 1.0]  # two unrequested shapes for one named: 1 - 2 clamps to 0
     with pytest.raises(ValueError, match="3 evaluations for 4"):
         object_statistics([evaluate_detections(d, m) for d, m in zip(dets[:3], metas)], metas)
+
+
+def test_failures_name_the_rule_and_class_of_each_reason():
+    cases = {
+        # a square found, no circle at all
+        "a photo of a square and a circle": ([det("square", "red", 10, 10)], [("missing", "circle")]),
+        # the square is blue
+        "a photo of a red square": ([det("square", "blue", 10, 10)], [("color", "square")]),
+        # the circle is right of the square, not left
+        "a photo of a circle left of a square": ([det("circle", "red", 40, 10), det("square", "red", 10, 10)],
+                                                 [("position", "circle")]),
+        # the target failed, so the relation has none
+        "a photo of a triangle above a square": ([det("triangle", "red", 10, 10)],
+                                                 [("missing", "square"), ("position", "triangle")]),
+        # three circles for two: the exclude clause
+        "a photo of two circles": ([det("circle", "red", x, 10) for x in (10, 30, 50)], [("too_many", "circle")]),
+        "a photo of a circle": ([det("circle", "red", 10, 10)], []),
+    }
+    for prompt, (dets, failures) in cases.items():
+        ev = evaluate_detections(dets, metadata_for_prompt(prompt))
+        assert ev.failures == failures, prompt
+        assert len(ev.reason.splitlines()) == len(failures) and ev.correct == (not failures)
+
+
+def test_failure_breakdown_counts_images_per_rule_and_class():
+    prompts = ["a photo of a square", "a photo of a square", "a photo of a square and a circle", "a photo of a circle"]
+    metas = [metadata_for_prompt(p) for p in prompts]
+    dets = [[det("circle", "red", 10, 10)], [det("square", "red", 10, 10)], [], [det("circle", "red", 10, 10)]]
+    table = failure_breakdown([evaluate_detections(d, m) for d, m in zip(dets, metas)], metas)
+    assert table["single_object"] == {"missing square": 1 / 3}  # the square and circle prompts: 3 images
+    assert table["two_object"] == {"missing circle": 1.0, "missing square": 1.0}  # one image, both clauses
+    assert table["overall"] == {"missing square": 0.5, "missing circle": 0.25}  # most frequent first
+    assert list(table["overall"]) == ["missing square", "missing circle"]
+    with pytest.raises(ValueError, match="1 evaluations for 4"):
+        failure_breakdown([evaluate_detections(dets[0], metas[0])], metas)

@@ -40,6 +40,7 @@ class ImageEvaluation:
     detections: list[Detection]
     found: list[list[Detection]] = field(default_factory=list)  # per include clause: its n most confident
     tag: str | None = None
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (rule, class) per reason: geneval_rules.FAILURE_RULES
 
 
 def group_by_class(
@@ -65,7 +66,7 @@ def evaluate_detections(
     objects = group_by_class(detections, score_threshold)
     verdict = geneval_verdict(objects, metadata, lambda found, _: [d.color for d in found], COLORS, position_threshold)
     return ImageEvaluation(verdict.correct, "\n".join(verdict.reasons), list(detections), verdict.found,
-                           metadata.get("tag"))
+                           metadata.get("tag"), verdict.failures)
 
 
 def evaluate_images(
@@ -207,3 +208,25 @@ def object_statistics(evaluations: Sequence[ImageEvaluation], metadata: Sequence
         per.setdefault("overall", []).append(row)
     return {tag: {"objects": sum(n for n, _ in rows) / len(rows), "extra": sum(e for _, e in rows) / len(rows)}
             for tag, rows in per.items()}
+
+
+def failure_breakdown(evaluations: Sequence[ImageEvaluation], metadata: Sequence[Metadata]) -> dict[str, dict[str, float]]:
+    """Per tag (and ``"overall"``, over all images): the fraction of images that fail each rule on each class, keyed
+    ``"<rule> <class>"`` (``"missing square"``, ``"position circle"``, ...; rules: ``geneval_rules.FAILURE_RULES``),
+    most frequent first. An image failing several rules counts once under each, so the fractions can sum past the
+    error rate. It tells which concept a model misses: one class missing everywhere is a drawing problem, not a
+    compositional one.
+    """
+    if len(evaluations) != len(metadata):
+        raise ValueError(f"{len(evaluations)} evaluations for {len(metadata)} metadata entries")
+    images: dict[str, int] = {}
+    counts: dict[str, dict[str, int]] = {}
+    for ev, meta in zip(evaluations, metadata):
+        keys = {f"{rule} {cls}" for rule, cls in ev.failures}
+        for tag in (meta.get("tag", "unknown"), "overall"):
+            images[tag] = images.get(tag, 0) + 1
+            tally = counts.setdefault(tag, {})
+            for key in keys:
+                tally[key] = tally.get(key, 0) + 1
+    return {tag: {key: n / images[tag] for key, n in sorted(tally.items(), key=lambda kv: (-kv[1], kv[0]))}
+            for tag, tally in counts.items()}
