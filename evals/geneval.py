@@ -57,6 +57,8 @@ from reward_models.geneval_rules import (
     GENEVAL_NMS_IOU,
     GENEVAL_THRESHOLD,
     Detection,
+    failure_key,
+    failure_shares,
     geneval_verdict,
     group_by_label,
 )
@@ -94,12 +96,14 @@ ColorClassifier = Callable[[Any, Sequence[Detection], str], list[str]]
 # ------------------------------------------------------------------------------------------------ verdict
 @dataclass
 class Verdict:
-    """GenEval's result for one image: ``correct``, ``reason`` (GenEval's wording, empty when correct) and the
-    kept detections per class (GenEval's ``details``)."""
+    """GenEval's result for one image: ``correct``, ``reason`` (GenEval's wording, empty when correct), the
+    kept detections per class (GenEval's ``details``) and the ``failures`` as ``(rule, class)`` pairs, one per reason
+    (``reward_models.geneval_rules.FAILURE_RULES``)."""
 
     correct: bool
     reason: str
     detected: dict[str, list[Detection]]
+    failures: list[tuple[str, str]] = field(default_factory=list)
 
 
 def confidence_threshold(metadata: Mapping[str, Any], threshold: float = GENEVAL_THRESHOLD,
@@ -142,7 +146,7 @@ def evaluate_metadata(
         return list(color_classifier(image, found, classname))
 
     verdict = geneval_verdict(objects, metadata, colors_of, GENEVAL_COLORS, position_threshold)
-    return Verdict(verdict.correct, "\n".join(verdict.reasons), objects)
+    return Verdict(verdict.correct, "\n".join(verdict.reasons), objects, verdict.failures)
 
 
 def query_classes(metadata: Mapping[str, Any]) -> list[str]:
@@ -154,7 +158,9 @@ def query_classes(metadata: Mapping[str, Any]) -> list[str]:
 def summarize(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """GenEval's ``summary_scores.py`` over result records: per-tag accuracy (tags in first-seen order),
     ``overall`` = mean over the tags (not over images), plus image / prompt counts and the fraction of correct
-    images and of prompts with at least one correct image."""
+    images and of prompts with at least one correct image. When every record has ``failures`` (our
+    :func:`score_folder` writes them; GenEval's own results do not), ``failures`` gives per tag the fraction of
+    images failing each ``"<rule> <class>"``, most frequent first: which object or relation a model misses."""
     if not records:
         raise ValueError("no results to summarise")
     per_tag: dict[str, list[bool]] = {}
@@ -173,6 +179,8 @@ def summarize(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "prompts": len(per_prompt),
         "correct_images": sum(bool(r["correct"]) for r in records) / len(records),
         "correct_prompts": sum(per_prompt.values()) / len(per_prompt),
+        **({"failures": failure_shares([r["tag"] for r in records], [r["failures"] for r in records])}
+           if all("failures" in r for r in records) else {}),
     }
 
 
@@ -412,6 +420,7 @@ def score_folder(
                     "filename": str(path), "tag": meta.get("tag", "unknown"), "prompt": meta["prompt"],
                     "correct": verdict.correct, "reason": verdict.reason, "metadata": json.dumps(meta),
                     "details": json.dumps({k: [list(d.box) + [d.score] for d in v] for k, v in verdict.detected.items()}),
+                    "failures": [failure_key(rule, cls) for rule, cls in verdict.failures],
                 })
             bar.update(len(chunk))
     return records

@@ -187,6 +187,29 @@ def geneval_verdict(
     return ClauseVerdict(correct, reasons, found_per_clause, failures)
 
 
+def failure_key(rule: str, classname: str) -> str:
+    """How a ``(rule, class)`` failure is named in tallies and result records: ``"missing square"``."""
+    return f"{rule} {classname}"
+
+
+def failure_shares(tags: Sequence[str], failures: Sequence[Iterable[str]]) -> dict[str, dict[str, float]]:
+    """Per tag (and ``"overall"``, over all images): the fraction of images whose ``failures`` (one iterable of
+    :func:`failure_key` names per image) include each name, most frequent first. An image failing several rules
+    counts once under each, so the fractions can sum past the error rate."""
+    if len(tags) != len(failures):
+        raise ValueError(f"{len(tags)} tags for {len(failures)} images' failures")
+    images: dict[str, int] = {}
+    counts: dict[str, dict[str, int]] = {}
+    for tag, keys in zip(tags, failures):
+        for group in (tag, "overall"):
+            images[group] = images.get(group, 0) + 1
+            tally = counts.setdefault(group, {})
+            for key in set(keys):
+                tally[key] = tally.get(key, 0) + 1
+    return {group: {key: n / images[group] for key, n in sorted(tally.items(), key=lambda kv: (-kv[1], kv[0]))}
+            for group, tally in counts.items()}
+
+
 def _positions_hold(found: Sequence[Any], target: Sequence[Any], expected_rel: str, position_threshold: float,
                     classname: str, reasons: list[str]) -> bool:
     """Every found object ``expected_rel`` every target object; the first failure appends GenEval's reason."""

@@ -86,8 +86,11 @@ def test_geneval_with_the_shapes_detector_writes_results_and_report(generated, c
     out = generated / "geneval"
     records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert len(records) == 12
-    assert set(records[0]) == {"filename", "tag", "prompt", "correct", "reason", "metadata", "details"}
+    assert set(records[0]) == {"filename", "tag", "prompt", "correct", "reason", "metadata", "details", "failures"}
     summary = json.loads((out / "summary.json").read_text())
+    # every failed image names at least one failed rule, and the summary tallies them per tag
+    assert all(bool(r["failures"]) == (not r["correct"]) for r in records)
+    assert set(summary["failures"]) == {r["tag"] for r in records} | {"overall"}
     assert list(summary["scores"]) == TAGS and summary["detector"] == "shapes" and summary["threshold"] == 0.0
     assert summary["overall"] == pytest.approx(sum(summary["scores"].values()) / 6)
     assert "overall (mean over tags)" in printed and "single_object" in printed

@@ -180,6 +180,21 @@ def test_summary_is_genevals_mean_over_tags():
     assert s["counts"]["counting"] == [1, 2]
     with pytest.raises(ValueError):
         summarize([])
+    assert "failures" not in s  # GenEval's own records carry no failures
+
+
+def test_summary_tallies_failures_per_tag_when_records_carry_them():
+    records = [
+        {"tag": "two_object", "prompt": "a", "correct": False, "failures": ["missing dog", "missing cat"]},
+        {"tag": "two_object", "prompt": "a", "correct": False, "failures": ["missing dog"]},
+        {"tag": "two_object", "prompt": "a", "correct": True, "failures": []},
+        {"tag": "colors", "prompt": "b", "correct": False, "failures": ["color car"]},
+    ]
+    failures = summarize(records)["failures"]
+    assert failures["two_object"] == {"missing dog": 2 / 3, "missing cat": 1 / 3}
+    assert failures["colors"] == {"color car": 1.0}
+    assert list(failures["overall"]) == ["missing dog", "color car", "missing cat"]  # by share, then by name
+    assert failures["overall"]["missing dog"] == 0.5
 
 
 # ============================================================================================ CLIP colour
@@ -282,7 +297,8 @@ def test_perfect_rendered_shapes_score_one_on_every_tag(tmp_path):
     assert summary["scores"] == {tag: 1.0 for tag in
                                  ["single_object", "two_object", "counting", "colors", "position", "color_attr"]}
     assert summary["overall"] == 1.0 and summary["images"] == 2 * len(metadata)
-    assert set(records[0]) == {"filename", "tag", "prompt", "correct", "reason", "metadata", "details"}
+    assert set(records[0]) == {"filename", "tag", "prompt", "correct", "reason", "metadata", "details", "failures"}
+    assert all(r["failures"] == [] for r in records) and summary["failures"]["overall"] == {}
     # GenEval's 0.9 counting threshold is not meant for the shapes detector's fit confidences
     strict = summarize(score_folder(tmp_path, ShapesDetector(), detected_colors, progress=False))
     assert strict["scores"]["colors"] == 1.0

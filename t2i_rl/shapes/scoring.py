@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from reward_models.geneval_rules import geneval_verdict
+from reward_models.geneval_rules import failure_key, failure_shares, geneval_verdict
 from reward_models.geometry import POSITION_THRESHOLD, relative_position
 from t2i_rl.shapes.detect import Detection, DetectorConfig, detect
 from t2i_rl.shapes.world import COLORS
@@ -213,20 +213,10 @@ def object_statistics(evaluations: Sequence[ImageEvaluation], metadata: Sequence
 def failure_breakdown(evaluations: Sequence[ImageEvaluation], metadata: Sequence[Metadata]) -> dict[str, dict[str, float]]:
     """Per tag (and ``"overall"``, over all images): the fraction of images that fail each rule on each class, keyed
     ``"<rule> <class>"`` (``"missing square"``, ``"position circle"``, ...; rules: ``geneval_rules.FAILURE_RULES``),
-    most frequent first. An image failing several rules counts once under each, so the fractions can sum past the
-    error rate. It tells which concept a model misses: one class missing everywhere is a drawing problem, not a
-    compositional one.
+    most frequent first (``geneval_rules.failure_shares``). It tells which concept a model misses: one class missing
+    everywhere is a drawing problem, not a compositional one.
     """
     if len(evaluations) != len(metadata):
         raise ValueError(f"{len(evaluations)} evaluations for {len(metadata)} metadata entries")
-    images: dict[str, int] = {}
-    counts: dict[str, dict[str, int]] = {}
-    for ev, meta in zip(evaluations, metadata):
-        keys = {f"{rule} {cls}" for rule, cls in ev.failures}
-        for tag in (meta.get("tag", "unknown"), "overall"):
-            images[tag] = images.get(tag, 0) + 1
-            tally = counts.setdefault(tag, {})
-            for key in keys:
-                tally[key] = tally.get(key, 0) + 1
-    return {tag: {key: n / images[tag] for key, n in sorted(tally.items(), key=lambda kv: (-kv[1], kv[0]))}
-            for tag, tally in counts.items()}
+    return failure_shares([m.get("tag", "unknown") for m in metadata],
+                          [[failure_key(rule, cls) for rule, cls in ev.failures] for ev in evaluations])
