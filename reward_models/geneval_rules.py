@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -198,14 +199,12 @@ def failure_shares(tags: Sequence[str], failures: Sequence[Iterable[str]]) -> di
     counts once under each, so the fractions can sum past the error rate."""
     if len(tags) != len(failures):
         raise ValueError(f"{len(tags)} tags for {len(failures)} images' failures")
-    images: dict[str, int] = {}
-    counts: dict[str, dict[str, int]] = {}
+    images: Counter[str] = Counter()
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
     for tag, keys in zip(tags, failures):
         for group in (tag, "overall"):
-            images[group] = images.get(group, 0) + 1
-            tally = counts.setdefault(group, {})
-            for key in set(keys):
-                tally[key] = tally.get(key, 0) + 1
+            images[group] += 1
+            counts[group].update(set(keys))  # a group without failures still gets its (empty) row
     return {group: {key: n / images[group] for key, n in sorted(tally.items(), key=lambda kv: (-kv[1], kv[0]))}
             for group, tally in counts.items()}
 

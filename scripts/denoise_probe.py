@@ -71,8 +71,9 @@ def main(argv: list[str] | None = None) -> dict:
         renders = render_batch(metas, rng=args.seed, size_range=size_range) * 2 - 1
         clean = (vae.encode(renders.to(vae.dtype)).latent_dist.mean.float() - (vae.config.shift_factor or 0.0))
         clean = clean * vae.config.scaling_factor
-        cond = policy.encode([args.prompt] * args.images, "", T5_MAX_LENGTH)
+        cond = policy.encode_distinct([args.prompt] * args.images, "", T5_MAX_LENGTH)  # one prompt, encoded once
         full = policy.sigmas(args.steps, RESOLUTION)
+        # one noise for every level, so that the levels differ only in how much of the render is left
         noise = torch.randn(clean.shape, generator=torch.Generator().manual_seed(args.seed + 1))
         for sigma in args.sigmas:
             schedule = start_schedule(full, sigma)

@@ -31,7 +31,7 @@ def test_low_noise_keeps_the_rendered_concept_on_the_shipped_model():
 @pytest.mark.parametrize("argv, message", [
     (["--prompt", "a photo of a dog"], "not a shapes-world prompt"),
     (["--sigmas", "1.5"], "must lie in"),
-    (["--model", "/nonexistent/model"], "--model"),
+    (["--model", "/nonexistent/model"], "as --model"),  # not just the usage line, which names every option
 ])
 def test_bad_arguments_are_named(argv, message, capsys):
     with pytest.raises(SystemExit):
