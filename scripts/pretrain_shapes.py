@@ -1,6 +1,9 @@
 """Pretrain the shipped tiny SD3-architecture shapes model from a seed, on 2 CPU cores.
 
-    python scripts/pretrain_shapes.py --out t2i_rl/assets/shapes-sd3 --seed 0 --steps 8000
+    python scripts/pretrain_shapes.py --out t2i_rl/assets/shapes-sd3 --seed 0 --minutes 76 \\
+        --sigma-mean 0 --sigma-mean-end 1.5 --size-range 0.24,0.38 --eval-seeds 4 --eval-guidance 3
+
+(the shipped model: 84 minutes on 2 cores; docs/shapes_world.md).
 
 Stage 1 trains the VAE as an autoencoder of rendered training-split images and sets its scaling/shift factors from
 the latent statistics (as SD3's). Stage 2 trains the transformer and the T5 encoder with the rectified-flow loss
@@ -105,6 +108,15 @@ def schedule_progress(step: int, warmup: int, total: int | None, elapsed_s: floa
     return elapsed_s / budget_s
 
 
+def sigma_mean_at(progress: float, start: float, end: float | None) -> float:
+    """The logit-normal location at this point of the schedule: ``start`` throughout, or moved linearly from ``start``
+    to ``end`` as the cosine runs, so that one run first learns edges (low noise) and then layouts (high noise), as the
+    shipped model's two runs did (docs/shapes_world.md)."""
+    if end is None:
+        return start
+    return start + (end - start) * min(1.0, max(0.0, progress))
+
+
 def flow_matching_step(pipe, opt, params, x0: torch.Tensor, texts: list[str], sigma_mean: float,
                        gen: torch.Generator) -> float:
     """One optimiser step of SD3's rectified-flow loss on latents ``x0`` captioned ``texts``; returns the loss."""
@@ -168,10 +180,11 @@ def train_transformer(pipe, latents, prompt_ids, metas, args, log: dict) -> EMAM
     while time.perf_counter() < deadline and (args.steps is None or step < args.steps):
         idx = torch.multinomial(weights, args.batch, replacement=True, generator=gen)
         texts = [prompts[prompt_ids[i]] if torch.rand((), generator=gen) > 0.1 else "" for i in idx.tolist()]
+        progress = schedule_progress(step, 200, args.steps, time.perf_counter() - t0, 60 * args.minutes)
         for group in opt.param_groups:
-            group["lr"] = learning_rate(step, args.lr, 200, schedule_progress(
-                step, 200, args.steps, time.perf_counter() - t0, 60 * args.minutes))
-        loss = flow_matching_step(pipe, opt, params, latents[idx.to(device)], texts, args.sigma_mean, gen)
+            group["lr"] = learning_rate(step, args.lr, 200, progress)
+        sigma_mean = sigma_mean_at(progress, args.sigma_mean, args.sigma_mean_end)
+        loss = flow_matching_step(pipe, opt, params, latents[idx.to(device)], texts, sigma_mean, gen)
         ema.step(params)
         losses.append(loss)
         step += 1
@@ -208,6 +221,9 @@ def main() -> None:
     parser.add_argument("--ema-decay", type=float, default=0.999)
     parser.add_argument("--sigma-mean", type=float, default=0.0,
                         help="location of the logit-normal noise levels (1.0 trains the layout steps more: docs)")
+    parser.add_argument("--sigma-mean-end", type=float, default=None,
+                        help="move the location linearly from --sigma-mean to this over the schedule (edges first, "
+                             "then layouts)")
     parser.add_argument("--width", type=int, default=128, help="transformer width (with --init: DIR's)")
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--patch-size", type=int, default=2)

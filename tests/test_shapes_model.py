@@ -107,3 +107,7 @@ def test_pretrain_cosine_runs_over_steps_or_over_the_wall_clock_budget():
     assert lr(500, 1.0, 200, 0.5) == pytest.approx(0.55) and lr(500, 1.0, 200, 1.0) == pytest.approx(0.1)
     assert progress(1100, 200, 2000, elapsed_s=1.0, budget_s=10.0) == pytest.approx(0.5)  # steps given: they decide
     assert progress(1100, 200, None, elapsed_s=3.0, budget_s=10.0) == pytest.approx(0.3)  # else the clock does
+    mean = module.sigma_mean_at
+    assert mean(0.7, 1.0, None) == 1.0  # a fixed location
+    assert mean(0.0, 0.0, 1.5) == 0.0 and mean(0.5, 0.0, 1.5) == pytest.approx(0.75)
+    assert mean(1.2, 0.0, 1.5) == pytest.approx(1.5) and mean(-0.1, 0.0, 1.5) == 0.0  # warm-up / overrun: clamped

@@ -35,7 +35,5 @@ def test_shipped_model_leaves_compositional_headroom(heldout_accuracy_at_demo_se
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="the shipped model still draws the held-out square as a circle for 7 of the 16 "
-                   "seeds (0.56 at the demo's settings; docs/shapes_world.md): remove this mark when a model reaches 0.7")
 def test_shipped_model_recognisable_single_objects(heldout_accuracy_at_demo_settings):
     assert heldout_accuracy_at_demo_settings["single_object"] >= 0.7, heldout_accuracy_at_demo_settings
