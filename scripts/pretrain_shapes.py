@@ -111,7 +111,7 @@ def schedule_progress(step: int, warmup: int, total: int | None, elapsed_s: floa
 def sigma_mean_at(progress: float, start: float, end: float | None) -> float:
     """The logit-normal location at this point of the schedule: ``start`` throughout, or moved linearly from ``start``
     to ``end`` as the cosine runs, so that one run first learns edges (low noise) and then layouts (high noise), as the
-    shipped model's two runs did (docs/shapes_world.md)."""
+    second shipped model's two runs did (docs/shapes_world.md)."""
     if end is None:
         return start
     return start + (end - start) * min(1.0, max(0.0, progress))

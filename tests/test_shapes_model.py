@@ -96,18 +96,27 @@ def test_pretrain_script_rejects_a_bad_init(tmp_path):
     assert proc.returncode == 2 and "same directory" in proc.stderr
 
 
-def test_pretrain_cosine_runs_over_steps_or_over_the_wall_clock_budget():
+def pretrain_script():
+    """scripts/pretrain_shapes.py as a module (scripts are not a package)."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("pretrain_shapes", ROOT / "scripts" / "pretrain_shapes.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def test_pretrain_cosine_runs_over_steps_or_over_the_wall_clock_budget():
+    module = pretrain_script()
     lr, progress = module.learning_rate, module.schedule_progress
     assert lr(0, 1.0, 200, 0.0) == pytest.approx(1 / 200) and lr(200, 1.0, 200, 0.0) == pytest.approx(1.0)
     assert lr(500, 1.0, 200, 0.5) == pytest.approx(0.55) and lr(500, 1.0, 200, 1.0) == pytest.approx(0.1)
     assert progress(1100, 200, 2000, elapsed_s=1.0, budget_s=10.0) == pytest.approx(0.5)  # steps given: they decide
     assert progress(1100, 200, None, elapsed_s=3.0, budget_s=10.0) == pytest.approx(0.3)  # else the clock does
-    mean = module.sigma_mean_at
+
+
+def test_pretrain_noise_location_is_fixed_or_moves_with_the_schedule():
+    mean = pretrain_script().sigma_mean_at
     assert mean(0.7, 1.0, None) == 1.0  # a fixed location
     assert mean(0.0, 0.0, 1.5) == 0.0 and mean(0.5, 0.0, 1.5) == pytest.approx(0.75)
     assert mean(1.2, 0.0, 1.5) == pytest.approx(1.5) and mean(-0.1, 0.0, 1.5) == 0.0  # warm-up / overrun: clamped
