@@ -20,7 +20,8 @@ grouped as ``"other"`` rather than counted as image quality. ``critique`` is the
 ``(mean of the valid 1-4 scores - 1) / 3``. A dimension marked N/A (text rendering for a prompt without text)
 or missing is ``NaN`` and left out of the mean. Output with no readable score at all is *unparsable*: its
 ``critique`` is 0, its other columns are ``NaN``, ``details[b]["critique/parsed"]`` is False, and
-:attr:`CritiqueReward.stats` counts it.
+:attr:`CritiqueReward.stats` counts it; the trainer logs those counters as ``reward_stats/<prefix>/unparsable`` (and
+``.../images``) at every step.
 
 Backends: a local transformers VLM (:class:`TransformersCritic`, default Qwen2.5-VL-7B-Instruct) or an
 OpenAI-compatible endpoint such as vLLM or SGLang (:class:`OpenAICritic`). A critic is any callable

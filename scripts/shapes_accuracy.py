@@ -2,6 +2,7 @@
 
     python scripts/shapes_accuracy.py --lora runs/demo/run/lora                  # held-out, as `make demo` measures it
     python scripts/shapes_accuracy.py --lora runs/demo/run/lora --split train    # training prompts, 6 per tag
+    python scripts/shapes_accuracy.py --prompts "three squares" "a circle left of a triangle" --seeds $(seq 2000 2031)
 
 The held-out figures repeat the demo's measurement (its seeds, sampler and images per tag); the training-prompt
 figures show how much of what RL learned on its own prompts carries over to prompts it never saw. The training split
@@ -10,7 +11,10 @@ Prints JSON: ``{"prompts": n, "base": {tag: accuracy}, "lora": {...}, "objects":
 "extra"}}, "lora": ...}}``: ``objects`` is the mean number of detected shapes per image and ``extra`` the fraction of
 images with more shapes than the prompt names (GenEval's rules allow them; a policy that scatters shapes shows here);
 ``failures`` the fraction of images failing each rule on each class (``"missing square": 0.4``), so that a shape the
-model cannot draw shows apart from a relation it cannot compose.
+model cannot draw shows apart from a relation it cannot compose; ``per_prompt`` each prompt's accuracy; ``pass_at_k``
+per tag the fraction of prompts with at least one correct image among their first ``k = len(seeds)`` seeds, the share
+of prompts on which RL has any correct image to reinforce. ``--prompts`` measures the named shapes prompts instead of a
+split (the "a photo of" prefix is optional), e.g. before and after RL on just those prompts.
 """
 
 from __future__ import annotations
@@ -33,6 +37,38 @@ def spread_per_tag(metadata: list[dict], per_tag: int) -> list[dict]:
     return chosen
 
 
+def named_prompts(texts: list[str]) -> list[dict]:
+    """The shapes-world metadata of each prompt text ("three squares" or "a photo of three squares")."""
+    from t2i_rl.shapes.prompts import metadata_for_prompt
+
+    metadata = []
+    for text in texts:
+        meta = metadata_for_prompt(text if text.startswith("a photo of ") else f"a photo of {text}")
+        if meta is None:
+            raise ValueError(f"--prompts: {text!r} is not a shapes-world prompt (e.g. \"a red circle and a blue square\")")
+        metadata.append(meta)
+    return metadata
+
+
+def pass_at_k(metadata: list[dict], correct: list[bool], k: int) -> dict[str, float]:
+    """Per tag, the fraction of prompts with a correct image among their first ``k`` images (job order)."""
+    seen: dict[str, list[bool]] = defaultdict(list)
+    for meta, ok in zip(metadata, correct):
+        seen[meta["prompt"]].append(ok)
+    tags = {meta["prompt"]: meta["tag"] for meta in metadata}
+    solved: dict[str, list[bool]] = defaultdict(list)
+    for prompt, oks in seen.items():
+        solved[tags[prompt]].append(any(oks[:k]))
+    return {tag: sum(v) / len(v) for tag, v in solved.items()}
+
+
+def per_prompt_accuracy(metadata: list[dict], correct: list[bool]) -> dict[str, float]:
+    images: dict[str, list[bool]] = defaultdict(list)
+    for meta, ok in zip(metadata, correct):
+        images[meta["prompt"]].append(ok)
+    return {prompt: sum(oks) / len(oks) for prompt, oks in images.items()}
+
+
 def main(argv: list[str] | None = None) -> dict:
     from t2i_rl import SHIPPED_SHAPES_MODEL
 
@@ -41,6 +77,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--model", default=str(SHIPPED_SHAPES_MODEL), help="the shapes pipeline directory")
     parser.add_argument("--split", choices=["heldout", "train"], default="heldout")
     parser.add_argument("--per-tag", type=int, default=6, help="training-split prompts per tag (--split train)")
+    parser.add_argument("--prompts", nargs="+", default=None, help="measure these shapes prompts instead of --split")
     parser.add_argument("--seeds", nargs="+", type=int, default=None, help="evaluation seeds (default: the demo's)")
     parser.add_argument("--overrides", nargs="*", default=[],
                         help="dotted overrides of configs/shapes_demo.yaml, e.g. sampling.guidance_scale=1.5")
@@ -60,16 +97,24 @@ def main(argv: list[str] | None = None) -> dict:
 
     config = load_config(CONFIG, [f"model.pretrained={args.model}", *args.overrides])
     evaluate = evaluation_settings(config, args.seeds or EVAL_SEEDS)
-    prompts = heldout_prompts() if args.split == "heldout" else spread_per_tag(train_prompts(), args.per_tag)
-    result: dict = {"split": args.split, "prompts": len(prompts)}
+    if args.prompts:
+        try:
+            prompts = named_prompts(args.prompts)
+        except ValueError as error:
+            parser.error(str(error))
+    else:
+        prompts = heldout_prompts() if args.split == "heldout" else spread_per_tag(train_prompts(), args.per_tag)
+    result: dict = {"split": "named" if args.prompts else args.split, "prompts": len(prompts)}
     # heldout_accuracy renders in evaluation_jobs order, so the images line up with this metadata
     metadata = [m for m, _ in evaluation_jobs(prompts, evaluate["seeds"], evaluate["min_images_per_tag"])]
     policies = {"base": lambda: SD3Policy.from_pretrained(args.model)}
     if args.lora:
         policies["lora"] = lambda: load_tuned(args.model, args.lora)
-    result["objects"], result["failures"] = {}, {}
+    result["objects"], result["failures"], result["per_prompt"], result["pass_at_k"] = {}, {}, {}, {}
     for name, load in policies.items():
-        result[name], images, _ = heldout_accuracy(load(), prompts, **evaluate)
+        result[name], images, correct = heldout_accuracy(load(), prompts, **evaluate)
+        result["per_prompt"][name] = per_prompt_accuracy(metadata, correct)
+        result["pass_at_k"][name] = pass_at_k(metadata, correct, len(evaluate["seeds"]))
         evaluations = evaluate_images(images, metadata)
         result["objects"][name] = object_statistics(evaluations, metadata)
         result["failures"][name] = failure_breakdown(evaluations, metadata)

@@ -448,6 +448,7 @@ class Trainer:
         t1 = time.perf_counter()
         rewards = self.score(traj.images, items)
         advantages, metrics = self.advantages(rewards, group_ids)
+        metrics.update(reward_stats(self.config.rewards, self.rewards))
         t2 = time.perf_counter()
         metrics.update(self.update(step, traj, advantages, group_ids))
         if self.old_policy is not None:
@@ -463,6 +464,17 @@ def group_major_order(group_ids: torch.Tensor, generator: torch.Generator) -> to
     groups = torch.unique(group_ids)
     shuffled = groups[torch.randperm(len(groups), generator=generator)]
     return torch.cat([torch.nonzero(group_ids == g).flatten() for g in shuffled])
+
+
+def reward_stats(specs: list, rewards: list) -> dict[str, float]:
+    """``{"reward_stats/<prefix>/<key>": value}`` for the running counters a reward keeps in a ``stats`` dict (e.g.
+    the critique judge's unparsable answers), so that a judge that stops answering in format shows in the logs."""
+    out = {}
+    for spec, reward in zip(specs, rewards):
+        for key, value in (getattr(reward, "stats", None) or {}).items():
+            if isinstance(value, (int, float)):
+                out[f"reward_stats/{spec.prefix or spec.name}/{key}"] = float(value)
+    return out
 
 
 def column_means(scores: torch.Tensor, names: list[str], prefix: str) -> dict[str, float]:

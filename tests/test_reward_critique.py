@@ -116,6 +116,18 @@ def test_reward_columns_groups_and_unparsable_count():
         CritiqueReward(critic=critic, columns=["beauty"])
 
 
+
+def test_the_trainer_logs_the_unparsable_count():
+    from reward_models.image_stats import ImageStatsReward
+    from t2i_rl.config import RewardSpec
+    from t2i_rl.trainer import reward_stats
+
+    reward = CritiqueReward(critic=scripted([FULL, "garbage"]))
+    reward(RewardBatch(torch.rand(2, 3, 32, 32), ["two red cubes", "a cat"]))
+    specs = [RewardSpec(name="critique", prefix="judge"), RewardSpec(name="image_stats")]
+    assert reward_stats(specs, [reward, ImageStatsReward()]) == {
+        "reward_stats/judge/images": 2.0, "reward_stats/judge/unparsable": 1.0}
+
 # ------------------------------------------------------------------------------------------------ HTTP
 class ScriptedServer:
     """A local OpenAI-compatible server: each POST pops the next scripted action ("ok" answers with the next

@@ -48,6 +48,13 @@ def test_shapes_demo_writes_summary_report_and_a_loadable_lora(tmp_path):
     assert all(row and all(0 < share <= 1 for share in row.values()) for row in again["failures"]["base"].values())
     train = shapes_accuracy.main(["--model", str(model), "--split", "train", "--per-tag", "2", "--seeds", "0", *fast_eval])
     assert train["prompts"] == 12 and "lora" not in train
+    named = shapes_accuracy.main(["--model", str(model), "--prompts", "three squares", "a photo of a circle left of a "
+                                  "triangle", "--seeds", "0", "1", *fast_eval])
+    assert named["split"] == "named" and named["prompts"] == 2
+    assert set(named["per_prompt"]["base"]) == {"a photo of three squares", "a photo of a circle left of a triangle"}
+    assert set(named["pass_at_k"]["base"]) == {"counting", "position"}
+    with pytest.raises(SystemExit):
+        shapes_accuracy.main(["--model", str(model), "--prompts", "a photo of a dog"])
     with pytest.raises(SystemExit):
         shapes_accuracy.main(["--model", str(model), "--lora", str(tmp_path / "missing")])
     with pytest.raises(SystemExit):
@@ -64,3 +71,16 @@ def test_spread_per_tag_takes_evenly_spaced_prompts_of_every_tag():
         "single_object": 2, "two_object": 3, "counting": 3, "colors": 3, "position": 3, "color_attr": 3}
     color_attr = [p for p in prompts if p["tag"] == "color_attr"]
     assert per_tag["color_attr"] == color_attr[0:144:48]  # stride 144 // 3 from the start
+
+
+def test_pass_at_k_and_per_prompt_accuracy_by_hand():
+    a, b, c = ({"prompt": p, "tag": t} for p, t in [("a", "counting"), ("b", "counting"), ("c", "position")])
+    # job order as evaluation_jobs renders it: seed-major, so every prompt's first seeds come first
+    metadata = [a, b, c, a, b, c, a]
+    correct = [False, False, False, True, False, True, True]
+    assert shapes_accuracy.per_prompt_accuracy(metadata, correct) == {"a": 2 / 3, "b": 0.0, "c": 0.5}
+    assert shapes_accuracy.pass_at_k(metadata, correct, 1) == {"counting": 0.0, "position": 0.0}
+    assert shapes_accuracy.pass_at_k(metadata, correct, 2) == {"counting": 0.5, "position": 1.0}
+    assert shapes_accuracy.named_prompts(["three squares"])[0]["tag"] == "counting"
+    with pytest.raises(ValueError, match="not a shapes-world prompt"):
+        shapes_accuracy.named_prompts(["two dogs"])
