@@ -42,7 +42,7 @@ def named_prompts(texts: list[str]) -> list[dict]:
     from t2i_rl.shapes.prompts import metadata_for_prompt
 
     metadata = []
-    for text in texts:
+    for text in dict.fromkeys(texts):  # a prompt named twice would be rendered and counted twice
         meta = metadata_for_prompt(text if text.startswith("a photo of ") else f"a photo of {text}")
         if meta is None:
             raise ValueError(f"--prompts: {text!r} is not a shapes-world prompt (e.g. \"a red circle and a blue square\")")
@@ -63,6 +63,7 @@ def pass_at_k(metadata: list[dict], correct: list[bool], k: int) -> dict[str, fl
 
 
 def per_prompt_accuracy(metadata: list[dict], correct: list[bool]) -> dict[str, float]:
+    """Each prompt's fraction of correct images."""
     images: dict[str, list[bool]] = defaultdict(list)
     for meta, ok in zip(metadata, correct):
         images[meta["prompt"]].append(ok)

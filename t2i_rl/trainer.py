@@ -468,7 +468,8 @@ def group_major_order(group_ids: torch.Tensor, generator: torch.Generator) -> to
 
 def reward_stats(specs: list, rewards: list) -> dict[str, float]:
     """``{"reward_stats/<prefix>/<key>": value}`` for the running counters a reward keeps in a ``stats`` dict (e.g.
-    the critique judge's unparsable answers), so that a judge that stops answering in format shows in the logs."""
+    the critique judge's unparsable answers), so that a judge that stops answering in format shows in the logs.
+    Counts run since the reward was built, on this process (the main process's are logged), evaluation included."""
     out = {}
     for spec, reward in zip(specs, rewards):
         for key, value in (getattr(reward, "stats", None) or {}).items():

@@ -117,7 +117,7 @@ def test_reward_columns_groups_and_unparsable_count():
 
 
 
-def test_the_trainer_logs_the_unparsable_count():
+def test_reward_stats_reports_the_unparsable_count():
     from reward_models.image_stats import ImageStatsReward
     from t2i_rl.config import RewardSpec
     from t2i_rl.trainer import reward_stats
