@@ -50,24 +50,26 @@ def named_prompts(texts: list[str]) -> list[dict]:
     return metadata
 
 
+def correct_by_prompt(metadata: list[dict], correct: list[bool]) -> dict[str, list[bool]]:
+    """Each prompt's per-image verdicts, in job order (so its first seeds come first)."""
+    images: dict[str, list[bool]] = defaultdict(list)
+    for meta, ok in zip(metadata, correct):
+        images[meta["prompt"]].append(ok)
+    return images
+
+
 def pass_at_k(metadata: list[dict], correct: list[bool], k: int) -> dict[str, float]:
     """Per tag, the fraction of prompts with a correct image among their first ``k`` images (job order)."""
-    seen: dict[str, list[bool]] = defaultdict(list)
-    for meta, ok in zip(metadata, correct):
-        seen[meta["prompt"]].append(ok)
     tags = {meta["prompt"]: meta["tag"] for meta in metadata}
     solved: dict[str, list[bool]] = defaultdict(list)
-    for prompt, oks in seen.items():
+    for prompt, oks in correct_by_prompt(metadata, correct).items():
         solved[tags[prompt]].append(any(oks[:k]))
     return {tag: sum(v) / len(v) for tag, v in solved.items()}
 
 
 def per_prompt_accuracy(metadata: list[dict], correct: list[bool]) -> dict[str, float]:
     """Each prompt's fraction of correct images."""
-    images: dict[str, list[bool]] = defaultdict(list)
-    for meta, ok in zip(metadata, correct):
-        images[meta["prompt"]].append(ok)
-    return {prompt: sum(oks) / len(oks) for prompt, oks in images.items()}
+    return {prompt: sum(oks) / len(oks) for prompt, oks in correct_by_prompt(metadata, correct).items()}
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -116,7 +116,6 @@ def test_reward_columns_groups_and_unparsable_count():
         CritiqueReward(critic=critic, columns=["beauty"])
 
 
-
 def test_reward_stats_reports_the_unparsable_count():
     from reward_models.image_stats import ImageStatsReward
     from t2i_rl.config import RewardSpec
@@ -127,6 +126,7 @@ def test_reward_stats_reports_the_unparsable_count():
     specs = [RewardSpec(name="critique", prefix="judge"), RewardSpec(name="image_stats")]
     assert reward_stats(specs, [reward, ImageStatsReward()]) == {
         "reward_stats/judge/images": 2.0, "reward_stats/judge/unparsable": 1.0}
+
 
 # ------------------------------------------------------------------------------------------------ HTTP
 class ScriptedServer:

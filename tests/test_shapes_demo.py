@@ -18,7 +18,7 @@ _spec.loader.exec_module(shapes_accuracy)
 
 
 @pytest.mark.slow
-def test_shapes_demo_writes_summary_report_and_a_loadable_lora(tmp_path):
+def test_shapes_demo_writes_summary_report_and_a_loadable_lora(tmp_path, capsys):
     model = tmp_path / "model"
     build_shapes_pipeline(seed=0).save_pretrained(model)
     fast = ["train.num_steps=1", "sampling.eval_steps=2", "sampling.train_steps=2",
@@ -55,6 +55,7 @@ def test_shapes_demo_writes_summary_report_and_a_loadable_lora(tmp_path):
     assert set(named["pass_at_k"]["base"]) == {"counting", "position"}
     with pytest.raises(SystemExit):
         shapes_accuracy.main(["--model", str(model), "--prompts", "a photo of a dog"])
+    assert "not a shapes-world prompt" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         shapes_accuracy.main(["--model", str(model), "--lora", str(tmp_path / "missing")])
     with pytest.raises(SystemExit):
