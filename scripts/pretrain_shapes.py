@@ -36,6 +36,7 @@ from diffusers.training_utils import EMAModel
 from tqdm.auto import tqdm
 
 from t2i_rl.policies.sd3 import SD3Policy
+from t2i_rl.shapes.captions import noisy_captions
 from t2i_rl.shapes.model import T5_MAX_LENGTH, accuracy_table, build_shapes_pipeline, heldout_accuracy
 from t2i_rl.shapes.prompts import heldout_prompts, train_prompts
 from t2i_rl.shapes.render import render_batch
@@ -64,20 +65,22 @@ def train_vae(vae, metas, steps: int, batch: int, seed: int, log: dict, size_ran
 
 
 @torch.no_grad()
-def encode_dataset(vae, metas, per_prompt: int, min_per_tag: int, seed: int,
-                   size_range: tuple[float, float]) -> tuple[torch.Tensor, list[int]]:
+def encode_dataset(vae, metas, per_prompt: int, min_per_tag: int, seed: int, size_range: tuple[float, float],
+                   caption_noise: float = 0.0) -> tuple[torch.Tensor, list[int]]:
     """Latents of renders of every training prompt, and each latent's prompt index.
 
     Every prompt gets ``per_prompt`` renders, and the prompts of a tag with few prompts (single_object has two in
-    the training split) get more, so that every tag has at least ``min_per_tag`` distinct renders.
+    the training split) get more, so that every tag has at least ``min_per_tag`` distinct renders. A fraction
+    ``caption_noise`` of the renders draw a scene that breaks one concept of their prompt
+    (:func:`t2i_rl.shapes.captions.mismatched`), as mismatched web captions do.
     """
     per_tag = Counter(m["tag"] for m in metas)
     jobs = [i for i, m in enumerate(metas) for _ in range(max(per_prompt, math.ceil(min_per_tag / per_tag[m["tag"]])))]
+    scenes = noisy_captions(metas, jobs, caption_noise, seed)
     latents = []
     device = next(vae.parameters()).device
     for start in tqdm(range(0, len(jobs), 256), desc="encoding renders"):
-        chunk = jobs[start : start + 256]
-        images = render_batch([metas[i] for i in chunk], rng=seed * 7 + start, size_range=size_range) * 2 - 1
+        images = render_batch(scenes[start : start + 256], rng=seed * 7 + start, size_range=size_range) * 2 - 1
         latents.append(vae.encode(images.to(device)).latent_dist.mean)
     return torch.cat(latents), jobs
 
@@ -224,6 +227,10 @@ def main() -> None:
     parser.add_argument("--sigma-mean-end", type=float, default=None,
                         help="move the location linearly from --sigma-mean to this over the schedule (edges first, "
                              "then layouts)")
+    parser.add_argument("--caption-noise", type=float, default=0.0,
+                        help="fraction of training renders whose scene breaks one concept of their caption (a missing "
+                             "object, a count off by one, a swapped colour or relation), as in web data: headroom "
+                             "for RL (docs/shapes_world.md)")
     parser.add_argument("--width", type=int, default=128, help="transformer width (with --init: DIR's)")
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--patch-size", type=int, default=2)
@@ -242,6 +249,8 @@ def main() -> None:
     if len(size_range) != 2 or not 0 < size_range[0] <= size_range[1] <= 0.4:
         parser.error(f"--size-range {args.size_range!r}: give two fractions min,max with 0 < min <= max <= 0.4 "
                      "(four objects must fit)")
+    if not 0.0 <= args.caption_noise < 1.0:
+        parser.error(f"--caption-noise {args.caption_noise}: give a fraction in [0, 1)")
     diffusers.utils.logging.set_verbosity_error()
     transformers.utils.logging.set_verbosity_error()
     torch.manual_seed(args.seed)
@@ -269,7 +278,7 @@ def main() -> None:
     if not args.init:
         train_vae(pipe.vae, train, args.vae_steps, 16, args.seed, log, size_range)
     latents, prompt_ids = encode_dataset(pipe.vae, train, args.renders_per_prompt, args.min_renders_per_tag, args.seed,
-                                         size_range)
+                                         size_range, args.caption_noise)
     if args.init:  # the transformer was trained on this VAE's scaled latents: keep its scaling
         shift, scale = pipe.vae.config.shift_factor, pipe.vae.config.scaling_factor
     else:
