@@ -16,6 +16,13 @@ and its own warm-up and cosine): its VAE and latent scaling are kept, stage 1 is
 DIR, and DIR's log is kept under ``"init"`` in the new log, so the new model's provenance is complete:
 
     python scripts/pretrain_shapes.py --init t2i_rl/assets/shapes-sd3 --out runs/shapes-cont --lr 3e-4 --minutes 55
+
+``--caption-noise P`` pairs a fraction P of the renders with a caption that misses one concept
+(``t2i_rl/shapes/captions.py``), for a base model with a real model's headroom; the one measured in
+docs/shapes_world.md ("Caption noise", 14 minutes):
+
+    python scripts/pretrain_shapes.py --init t2i_rl/assets/shapes-sd3 --out runs/shapes-n75 --caption-noise 0.75 \\
+        --lr 3e-4 --steps 2200 --minutes 14 --sigma-mean 1.0 --size-range 0.24,0.38 --eval-seeds 4 --eval-guidance 3
 """
 
 from __future__ import annotations
