@@ -47,6 +47,7 @@ from t2i_rl.shapes.captions import noisy_captions
 from t2i_rl.shapes.model import T5_MAX_LENGTH, accuracy_table, build_shapes_pipeline, heldout_accuracy
 from t2i_rl.shapes.prompts import heldout_prompts, train_prompts
 from t2i_rl.shapes.render import render_batch
+from t2i_rl.shapes.world import TAGS
 from t2i_rl.shapes_demo import EVAL_MIN_IMAGES_PER_TAG, missing_shapes_model
 
 
@@ -73,17 +74,18 @@ def train_vae(vae, metas, steps: int, batch: int, seed: int, log: dict, size_ran
 
 @torch.no_grad()
 def encode_dataset(vae, metas, per_prompt: int, min_per_tag: int, seed: int, size_range: tuple[float, float],
-                   caption_noise: float = 0.0) -> tuple[torch.Tensor, list[int]]:
+                   caption_noise: float = 0.0, noise_tags: list[str] | None = None) -> tuple[torch.Tensor, list[int]]:
     """Latents of renders of every training prompt, and each latent's prompt index.
 
     Every prompt gets ``per_prompt`` renders, and the prompts of a tag with few prompts (single_object has two in
     the training split) get more, so that every tag has at least ``min_per_tag`` distinct renders. A fraction
     ``caption_noise`` of the renders draw a scene that breaks one concept of their prompt
-    (:func:`t2i_rl.shapes.captions.mismatched`), as mismatched web captions do.
+    (:func:`t2i_rl.shapes.captions.mismatched`), as mismatched web captions do; ``noise_tags`` limits that to prompts
+    of those tags.
     """
     per_tag = Counter(m["tag"] for m in metas)
     jobs = [i for i, m in enumerate(metas) for _ in range(max(per_prompt, math.ceil(min_per_tag / per_tag[m["tag"]])))]
-    scenes = noisy_captions(metas, jobs, caption_noise, seed)
+    scenes = noisy_captions(metas, jobs, caption_noise, seed, noise_tags)
     latents = []
     device = next(vae.parameters()).device
     for start in tqdm(range(0, len(jobs), 256), desc="encoding renders"):
@@ -238,6 +240,8 @@ def main() -> None:
                         help="fraction of training renders whose scene breaks one concept of their caption (a missing "
                              "object, a count off by one, a swapped colour or relation), as in web data: headroom "
                              "for RL (docs/shapes_world.md)")
+    parser.add_argument("--caption-noise-tags", default=None,
+                        help="comma-separated GenEval tags whose captions get the noise (default: every tag)")
     parser.add_argument("--width", type=int, default=128, help="transformer width (with --init: DIR's)")
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--patch-size", type=int, default=2)
@@ -258,6 +262,9 @@ def main() -> None:
                      "(four objects must fit)")
     if not 0.0 <= args.caption_noise < 1.0:
         parser.error(f"--caption-noise {args.caption_noise}: give a fraction in [0, 1)")
+    noise_tags = args.caption_noise_tags.split(",") if args.caption_noise_tags else None
+    if noise_tags and (unknown := sorted(set(noise_tags) - set(TAGS))):
+        parser.error(f"--caption-noise-tags: unknown tags {unknown}; choose from {','.join(TAGS)}")
     diffusers.utils.logging.set_verbosity_error()
     transformers.utils.logging.set_verbosity_error()
     torch.manual_seed(args.seed)
@@ -285,7 +292,7 @@ def main() -> None:
     if not args.init:
         train_vae(pipe.vae, train, args.vae_steps, 16, args.seed, log, size_range)
     latents, prompt_ids = encode_dataset(pipe.vae, train, args.renders_per_prompt, args.min_renders_per_tag, args.seed,
-                                         size_range, args.caption_noise)
+                                         size_range, args.caption_noise, noise_tags)
     if args.init:  # the transformer was trained on this VAE's scaled latents: keep its scaling
         shift, scale = pipe.vae.config.shift_factor, pipe.vae.config.scaling_factor
     else:

@@ -66,3 +66,17 @@ def test_noisy_captions_fraction_and_clean_rows():
     assert Counter(s["prompt"] for s in noisy) == Counter(metas[i]["prompt"] for i in ids)
     with pytest.raises(ValueError, match="caption noise must be a fraction"):
         noisy_captions(metas, ids, 1.0, seed=3)
+
+
+def test_noisy_captions_limited_to_tags():
+    metas = train_prompts()
+    ids = [i for i in range(len(metas)) for _ in range(10)]
+    tags = {"colors", "counting"}
+    noisy = noisy_captions(metas, ids, 0.9, seed=5, tags=tags)
+    changed = Counter(metas[i]["tag"] for s, i in zip(noisy, ids) if s != metas[i])
+    assert set(changed) == tags
+    for tag in tags:
+        rows = sum(metas[i]["tag"] == tag for i in ids)
+        assert 0.85 < changed[tag] / rows < 0.95
+    with pytest.raises(ValueError, match=r"unknown tags \['landscape'\]"):
+        noisy_captions(metas, ids, 0.5, seed=5, tags={"colors", "landscape"})

@@ -91,6 +91,13 @@ def test_pretrain_script_rejects_a_caption_noise_outside_zero_one(tmp_path):
     assert proc.returncode == 2 and "--caption-noise 1.0: give a fraction in [0, 1)" in proc.stderr
 
 
+def test_pretrain_script_rejects_unknown_caption_noise_tags(tmp_path):
+    cmd = [sys.executable, str(ROOT / "scripts" / "pretrain_shapes.py"), "--out", str(tmp_path), "--caption-noise",
+           "0.5", "--caption-noise-tags", "colors,landscape"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 2 and "--caption-noise-tags: unknown tags ['landscape']" in proc.stderr
+
+
 def test_pretrain_script_rejects_a_bad_init(tmp_path):
     script = str(ROOT / "scripts" / "pretrain_shapes.py")
     proc = subprocess.run([sys.executable, script, "--init", str(tmp_path / "none"), "--out", str(tmp_path / "o")],

@@ -22,11 +22,12 @@ on GenEval):
 from __future__ import annotations
 
 import copy
+from collections.abc import Collection
 from typing import Any
 
 import numpy as np
 
-from t2i_rl.shapes.world import COLORS, COUNTS, INVERSE_RELATION
+from t2i_rl.shapes.world import COLORS, COUNTS, INVERSE_RELATION, TAGS
 
 Metadata = dict[str, Any]
 
@@ -63,11 +64,16 @@ def mismatched(meta: Metadata, rng: np.random.Generator) -> Metadata:
     return scene
 
 
-def noisy_captions(metas: list[Metadata], prompt_ids: list[int], fraction: float, seed: int) -> list[Metadata]:
+def noisy_captions(metas: list[Metadata], prompt_ids: list[int], fraction: float, seed: int,
+                   tags: Collection[str] | None = None) -> list[Metadata]:
     """The scene to render for each (training prompt index) in ``prompt_ids``: a :func:`mismatched` one for a random
-    ``fraction`` of them (drawn once from ``seed``), the prompt's own metadata otherwise."""
+    ``fraction`` of them (drawn once from ``seed``), the prompt's own metadata otherwise. ``tags`` limits the noise
+    to prompts of those GenEval tags (all tags when None)."""
     if not 0.0 <= fraction < 1.0:
         raise ValueError(f"caption noise must be a fraction in [0, 1), got {fraction}")
+    if tags is not None and (unknown := set(tags) - set(TAGS)):
+        raise ValueError(f"caption noise for unknown tags {sorted(unknown)}; the tags are {list(TAGS)}")
     rng = np.random.default_rng(seed)
     flips = rng.random(len(prompt_ids)) < fraction
-    return [mismatched(metas[i], rng) if flip else metas[i] for i, flip in zip(prompt_ids, flips)]
+    return [mismatched(metas[i], rng) if flip and (tags is None or metas[i]["tag"] in tags) else metas[i]
+            for i, flip in zip(prompt_ids, flips)]
