@@ -23,6 +23,8 @@ docs/shapes_world.md ("Caption noise", 14 minutes):
 
     python scripts/pretrain_shapes.py --init t2i_rl/assets/shapes-sd3 --out runs/shapes-n75 --caption-noise 0.75 \\
         --lr 3e-4 --steps 2200 --minutes 14 --sigma-mean 1.0 --size-range 0.24,0.38 --eval-seeds 4 --eval-guidance 3
+
+``--caption-noise-tags colors,counting`` limits the noise to the prompts of those GenEval tags.
 """
 
 from __future__ import annotations
