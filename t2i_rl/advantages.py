@@ -29,3 +29,20 @@ def group_advantages(
         var = torch.zeros(num_groups, dtype=rewards.dtype).index_add_(0, inverse, centred**2) / count
         std = var.sqrt()[inverse]
     return (centred / (std + eps)).float()
+
+
+def flat_group_fraction(rewards: torch.Tensor, group_ids: torch.Tensor, tol: float = 1e-6) -> float:
+    """Fraction of groups whose rewards are all equal (spread <= ``tol``).
+
+    Their advantages are all zero, so they give the policy no gradient, only KL; DAPO (Yu et al. 2025,
+    arXiv 2503.14476) filters such groups ("dynamic sampling"). A high fraction means the rollouts' noise barely
+    changes the outcome (e.g. a stochastic step placed where the layout is already decided).
+    """
+    if rewards.ndim != 1 or rewards.shape != group_ids.shape:
+        raise ValueError(f"rewards {tuple(rewards.shape)} and group_ids {tuple(group_ids.shape)} must both be [B]")
+    _, inverse = torch.unique(group_ids, return_inverse=True)
+    num_groups = int(inverse.max()) + 1
+    rewards = rewards.double()
+    high = torch.full((num_groups,), -torch.inf, dtype=rewards.dtype).scatter_reduce(0, inverse, rewards, "amax")
+    low = torch.full((num_groups,), torch.inf, dtype=rewards.dtype).scatter_reduce(0, inverse, rewards, "amin")
+    return ((high - low) <= tol).double().mean().item()

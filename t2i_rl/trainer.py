@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from reward_models import RewardBatch, RewardOutput, build_reward, concat_outputs
 from t2i_rl import checkpoint as ckpt
-from t2i_rl.advantages import group_advantages
+from t2i_rl.advantages import flat_group_fraction, group_advantages
 from t2i_rl.aggregation import WeightedSum, build_aggregator
 from t2i_rl.config import Config, ConfigError, save_config, to_dict
 from t2i_rl.data import PromptItem, load_prompts
@@ -168,7 +168,8 @@ class Trainer:
         adv = group_advantages(aggregated.rewards, groups, self.config.train.global_std)
         n = rewards.scores.shape[0]
         local = adv[acc.process_index * n : (acc.process_index + 1) * n]
-        metrics = {"reward/aggregate": aggregated.rewards.mean().item(), "reward/aggregate_std": aggregated.rewards.std().item()}
+        metrics = {"reward/aggregate": aggregated.rewards.mean().item(), "reward/aggregate_std": aggregated.rewards.std().item(),
+                   "reward/flat_groups": flat_group_fraction(aggregated.rewards, groups)}
         metrics.update(column_means(scores, rewards.names, "reward/"))
         for group in sorted(set(rewards.groups)):
             cols = [k for k, g in enumerate(rewards.groups) if g == group]

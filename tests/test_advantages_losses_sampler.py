@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from t2i_rl.advantages import group_advantages
+from t2i_rl.advantages import flat_group_fraction, group_advantages
 from t2i_rl.grpo import train_timesteps
 from t2i_rl.losses import grpo_loss
 from t2i_rl.sampler import GroupSampler
@@ -24,6 +24,20 @@ def test_constant_group_gets_zero_advantage_and_nan_is_rejected():
     assert torch.equal(a[:2], torch.zeros(2))
     with pytest.raises(FloatingPointError):
         group_advantages(torch.tensor([0.5, float("nan")]), torch.tensor([0, 0]))
+
+
+def test_flat_group_fraction_counts_groups_without_spread():
+    rewards = torch.tensor([0.5, 0.5, 0.5, 0.0, 1.0, 1.0, 0.2, 0.2, 0.2, 0.3, 0.3, 0.3])
+    groups = torch.tensor([7, 7, 7, 2, 2, 2, 9, 9, 9, 4, 4, 4])  # groups 7, 9 and 4 are flat, group 2 is not
+    assert flat_group_fraction(rewards, groups) == pytest.approx(0.75)
+    assert flat_group_fraction(rewards[3:6], groups[3:6]) == 0.0
+    assert flat_group_fraction(torch.tensor([0.1, 0.1 + 1e-9]), torch.tensor([0, 0])) == 1.0
+    # the fraction agrees with the groups whose advantages are all zero
+    adv = group_advantages(rewards, groups)
+    zero = [bool((adv[groups == g] == 0).all()) for g in groups.unique()]
+    assert sum(zero) / len(zero) == pytest.approx(flat_group_fraction(rewards, groups))
+    with pytest.raises(ValueError):
+        flat_group_fraction(rewards, groups[:3])
 
 
 def test_grpo_loss_hand_values_and_clipping():

@@ -63,6 +63,7 @@ def test_resume_after_a_crash_equals_the_uninterrupted_run_bitwise(tiny_dirs, tm
     resumed_history = resumed.train()
 
     assert [h["reward/aggregate"] for h in resumed_history] == [h["reward/aggregate"] for h in full_history]
+    assert all(0.0 <= h["reward/flat_groups"] <= 1.0 for h in full_history)
     lora_a, opt_a, ema_a = _state(full)
     lora_b, opt_b, ema_b = _state(resumed)
     assert lora_a.keys() == lora_b.keys() and all(torch.equal(lora_a[k], lora_b[k]) for k in lora_a)
