@@ -13,7 +13,8 @@ images with more shapes than the prompt names (GenEval's rules allow them; a pol
 ``failures`` the fraction of images failing each rule on each class (``"missing square": 0.4``), so that a shape the
 model cannot draw shows apart from a relation it cannot compose; ``per_prompt`` each prompt's accuracy; ``pass_at_k``
 per tag the fraction of prompts with at least one correct image among their first ``k = len(seeds)`` seeds, the share
-of prompts on which RL has any correct image to reinforce. ``--prompts`` measures the named shapes prompts instead of a
+of prompts on which RL has any correct image to reinforce; with ``--lora``, ``gain`` (overall, LoRA minus base) and
+``gain_stderr``, its standard error over the paired images (``t2i_rl.shapes.scoring.paired_gain_stderr``). ``--prompts`` measures the named shapes prompts instead of a
 split (the "a photo of" prefix is optional), e.g. before and after RL on just those prompts.
 """
 
@@ -90,7 +91,7 @@ def main(argv: list[str] | None = None) -> dict:
     from t2i_rl.policies import SD3Policy
     from t2i_rl.shapes.model import evaluation_jobs, heldout_accuracy
     from t2i_rl.shapes.prompts import heldout_prompts, train_prompts
-    from t2i_rl.shapes.scoring import evaluate_images, failure_breakdown, object_statistics
+    from t2i_rl.shapes.scoring import evaluate_images, failure_breakdown, object_statistics, paired_gain_stderr
     from t2i_rl.shapes_demo import CONFIG, EVAL_SEEDS, evaluation_settings, load_tuned, missing_shapes_model
 
     if problem := missing_shapes_model(args.model):
@@ -114,13 +115,18 @@ def main(argv: list[str] | None = None) -> dict:
     if args.lora:
         policies["lora"] = lambda: load_tuned(args.model, args.lora)
     result["objects"], result["failures"], result["per_prompt"], result["pass_at_k"] = {}, {}, {}, {}
+    verdicts = {}
     for name, load in policies.items():
         result[name], images, correct = heldout_accuracy(load(), prompts, **evaluate)
+        verdicts[name] = correct
         result["per_prompt"][name] = per_prompt_accuracy(metadata, correct)
         result["pass_at_k"][name] = pass_at_k(metadata, correct, len(evaluate["seeds"]))
         evaluations = evaluate_images(images, metadata)
         result["objects"][name] = object_statistics(evaluations, metadata)
         result["failures"][name] = failure_breakdown(evaluations, metadata)
+    if args.lora:
+        result["gain"] = result["lora"]["overall"] - result["base"]["overall"]
+        result["gain_stderr"] = paired_gain_stderr([m["tag"] for m in metadata], verdicts["base"], verdicts["lora"])
     print(json.dumps(result, indent=1))
     return result
 

@@ -168,7 +168,8 @@ class Trainer:
         adv = group_advantages(aggregated.rewards, groups, self.config.train.global_std)
         n = rewards.scores.shape[0]
         local = adv[acc.process_index * n : (acc.process_index + 1) * n]
-        metrics = {"reward/aggregate": aggregated.rewards.mean().item(), "reward/aggregate_std": aggregated.rewards.std().item(),
+        metrics = {"reward/aggregate": aggregated.rewards.mean().item(),
+                   "reward/aggregate_std": aggregated.rewards.std().item(),
                    "reward/flat_groups": flat_group_fraction(aggregated.rewards, groups)}
         metrics.update(column_means(scores, rewards.names, "reward/"))
         for group in sorted(set(rewards.groups)):

@@ -19,6 +19,7 @@ from t2i_rl.shapes.scoring import (
     failure_breakdown,
     group_by_class,
     object_statistics,
+    paired_gain_stderr,
     summarize_accuracy,
 )
 from t2i_rl.shapes.world import INVERSE_RELATION
@@ -215,6 +216,19 @@ def test_summarize_accuracy_is_mean_over_tags():
     assert acc["overall"] == pytest.approx(1 / 3)  # not 2/4: tags weigh equally
     with pytest.raises(ValueError):
         summarize_accuracy(["a"], [])
+
+
+def test_paired_gain_stderr_hand_values():
+    # tag a: d = (1, 0, 0, -1): mean 0, var (1 + 0 + 0 + 1) / 3; tag b: d = (1, 1): var 0
+    tags = ["a", "a", "a", "a", "b", "b"]
+    before = [False, True, False, True, False, False]
+    after = [True, True, False, False, True, True]
+    expected = math.sqrt((2 / 3) / 4 + 0.0) / 2
+    assert paired_gain_stderr(tags, before, after) == pytest.approx(expected)
+    assert paired_gain_stderr(tags, before, before) == 0.0  # the same verdicts: no uncertainty in a zero gain
+    assert paired_gain_stderr(["a"], [False], [True]) == 0.0  # one image: nothing to estimate a variance from
+    with pytest.raises(ValueError):
+        paired_gain_stderr(tags, before, after[:3])
 
 
 def test_concept_scores_shape_confidence_presence():

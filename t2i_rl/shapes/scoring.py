@@ -183,6 +183,31 @@ def summarize_accuracy(tags: Sequence[str], correct: Sequence[bool]) -> dict[str
     return out
 
 
+def paired_gain_stderr(tags: Sequence[str], before: Sequence[bool], after: Sequence[bool]) -> float:
+    """Standard error of the gain in ``summarize_accuracy``'s overall figure between two models scored on the same
+    (prompt, seed) images: ``sqrt(sum_t var_t(d) / n_t) / T`` over the ``T`` tags, with ``d_i = after_i - before_i``
+    and ``var_t`` the (ddof 1) variance of ``d`` over tag ``t``'s ``n_t`` images.
+
+    It measures the evaluation's own sampling noise (which prompts and seeds happened to be drawn), not the noise of
+    training: a gain of two standard errors or less may vanish on other seeds. Tags with a single image count as
+    variance 0 (nothing to estimate it from).
+    """
+    if not len(tags) == len(before) == len(after):
+        raise ValueError(f"{len(tags)} tags for {len(before)} and {len(after)} verdicts")
+    per: dict[str, list[float]] = {}
+    for tag, b, a in zip(tags, before, after):
+        per.setdefault(tag, []).append(float(bool(a)) - float(bool(b)))
+    if not per:
+        return float("nan")
+    total = 0.0
+    for diffs in per.values():
+        n = len(diffs)
+        if n > 1:
+            mean = sum(diffs) / n
+            total += sum((d - mean) ** 2 for d in diffs) / (n - 1) / n
+    return math.sqrt(total) / len(per)
+
+
 def per_tag_accuracy(
     metadata: Sequence[Metadata], images: torch.Tensor, detector: DetectorConfig | None = None
 ) -> dict[str, float]:
