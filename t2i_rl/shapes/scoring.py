@@ -188,9 +188,10 @@ def paired_gain_stderr(tags: Sequence[str], before: Sequence[bool], after: Seque
     (prompt, seed) images: ``sqrt(sum_t var_t(d) / n_t) / T`` over the ``T`` tags, with ``d_i = after_i - before_i``
     and ``var_t`` the (ddof 1) variance of ``d`` over tag ``t``'s ``n_t`` images.
 
-    It measures the evaluation's own sampling noise (which prompts and seeds happened to be drawn), not the noise of
-    training: a gain of two standard errors or less may vanish on other seeds. Tags with a single image count as
-    variance 0 (nothing to estimate it from).
+    It measures the noise of the evaluation's seeds given its prompts (images treated as independent within a tag),
+    not the noise of training or of choosing other prompts: a gain of two standard errors or less may vanish on
+    other seeds. It is a plug-in estimate, so a tag whose differences are all equal (one image, or every pair
+    flipped the same way) adds 0: with tags that small it is a lower bound. The demo renders 48 images per tag.
     """
     if not len(tags) == len(before) == len(after):
         raise ValueError(f"{len(tags)} tags for {len(before)} and {len(after)} verdicts")
