@@ -313,7 +313,7 @@ def main() -> None:
         seeds = list(range(1000, 1000 + args.eval_seeds))
         log["accuracy"] = {}
         for cfg in [float(g) for g in args.eval_guidance.split(",")]:
-            # EVAL_MIN_IMAGES_PER_TAG images per tag at least, as the demo measures (the held-out single object is one prompt)
+            # EVAL_MIN_IMAGES_PER_TAG images per tag at least, as the demo measures (one held-out single object)
             acc_train, _, _ = heldout_accuracy(policy, train, seeds, guidance_scale=cfg,
                                                min_images_per_tag=EVAL_MIN_IMAGES_PER_TAG)
             acc_held, _, _ = heldout_accuracy(policy, held, seeds, guidance_scale=cfg,

@@ -14,8 +14,9 @@ images with more shapes than the prompt names (GenEval's rules allow them; a pol
 model cannot draw shows apart from a relation it cannot compose; ``per_prompt`` each prompt's accuracy; ``pass_at_k``
 per tag the fraction of prompts with at least one correct image among their first ``k = len(seeds)`` seeds, the share
 of prompts on which RL has any correct image to reinforce; with ``--lora``, ``gain`` (overall, LoRA minus base) and
-``gain_stderr``, its standard error over the paired images (``t2i_rl.shapes.scoring.paired_gain_stderr``). ``--prompts`` measures the named shapes prompts instead of a
-split (the "a photo of" prefix is optional), e.g. before and after RL on just those prompts.
+``gain_stderr``, its standard error over the paired images (``t2i_rl.shapes.scoring.paired_gain_stderr``).
+``--prompts`` measures the named shapes prompts instead of a split (the "a photo of" prefix is optional), e.g. before
+and after RL on just those prompts.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from t2i_rl.config import load_config
 from t2i_rl.policies import SD3Policy
 from t2i_rl.shapes.model import accuracy_table, evaluation_jobs, heldout_accuracy
 from t2i_rl.shapes.prompts import heldout_prompts, tag_balanced, train_prompts, write_jsonl
-from t2i_rl.shapes.scoring import paired_gain_stderr, summarize_accuracy
+from t2i_rl.shapes.scoring import paired_gain_stderr
 from t2i_rl.trainer import Trainer
 from t2i_rl.visualize import plot_curves, save_grid
 
@@ -75,9 +75,8 @@ def run_shapes_demo(out: str | Path = "runs/demo", model: str | Path = SHIPPED_S
     base_acc, base_images, base_correct = heldout_accuracy(SD3Policy.from_pretrained(str(model)), held, **evaluate)
     history = Trainer(config).train()
     final_acc, final_images, final_correct = heldout_accuracy(load_tuned(model, out / "run" / "lora"), held, **evaluate)
+    # the verdicts come in evaluation_jobs order (tests/test_shapes_model.py pins it)
     job_tags = [m["tag"] for m, _ in evaluation_jobs(held, evaluate["seeds"], evaluate["min_images_per_tag"])]
-    if summarize_accuracy(job_tags, base_correct) != base_acc:  # the verdicts must line up with the jobs' tags
-        raise RuntimeError("heldout_accuracy no longer renders in evaluation_jobs order; fix the demo's gain_stderr")
 
     summary = {
         "base_accuracy": base_acc["overall"],

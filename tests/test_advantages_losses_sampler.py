@@ -31,7 +31,9 @@ def test_flat_group_fraction_counts_groups_without_spread():
     groups = torch.tensor([7, 7, 7, 2, 2, 2, 9, 9, 9, 4, 4, 4])  # groups 7, 9 and 4 are flat, group 2 is not
     assert flat_group_fraction(rewards, groups) == pytest.approx(0.75)
     assert flat_group_fraction(rewards[3:6], groups[3:6]) == 0.0
-    assert flat_group_fraction(torch.tensor([0.1, 0.1 + 1e-9]), torch.tensor([0, 0])) == 1.0
+    pair = torch.tensor([0, 0])
+    assert flat_group_fraction(torch.tensor([0.1, 0.1 + 1e-7], dtype=torch.float64), pair) == 1.0  # within tol
+    assert flat_group_fraction(torch.tensor([0.1, 0.1 + 1e-5], dtype=torch.float64), pair) == 0.0
     # the fraction agrees with the groups whose advantages are all zero
     adv = group_advantages(rewards, groups)
     zero = [bool((adv[groups == g] == 0).all()) for g in groups.unique()]

@@ -44,6 +44,28 @@ def test_evaluation_jobs_give_small_tags_more_seeds_seed_major():
     assert evaluation_jobs([one, *many], seeds=[10, 11]) == [(m, s) for s in (10, 11) for m in [one, *many]]
 
 
+def test_heldout_accuracy_verdicts_follow_evaluation_jobs_order(monkeypatch):
+    """Callers pair the verdicts with ``evaluation_jobs`` (the demo's gain_stderr, shapes_accuracy's per-prompt
+    figures), so the order is part of the contract: right scenes for seeds 0 and 3, empty canvases for the others."""
+    import t2i_rl.rollout
+    from t2i_rl.shapes.prompts import heldout_prompts
+    from t2i_rl.shapes.render import render_tensor
+    from t2i_rl.shapes.world import BACKGROUND
+
+    by_prompt = {m["prompt"]: m for m in heldout_prompts()}
+    blank = torch.tensor(BACKGROUND, dtype=torch.float32).div(255).view(3, 1, 1).expand(3, RESOLUTION, RESOLUTION)
+
+    def fake_generate(policy, prompts, resolution, num_steps, guidance_scale, seeds, **kwargs):
+        return torch.stack([render_tensor(by_prompt[p], s) if s % 3 == 0 else blank for p, s in zip(prompts, seeds)])
+
+    monkeypatch.setattr(t2i_rl.rollout, "generate", fake_generate)
+    metadata = [next(m for m in heldout_prompts() if m["tag"] == tag) for tag in ("single_object", "colors", "counting")]
+    acc, images, correct = heldout_accuracy(None, metadata, [0, 1, 2], batch_size=4, min_images_per_tag=5)
+    jobs = evaluation_jobs(metadata, [0, 1, 2], min_images_per_tag=5)
+    assert correct == [s % 3 == 0 for _, s in jobs] and len(images) == len(jobs) == 15
+    assert acc["overall"] == pytest.approx(2 / 5)
+
+
 @pytest.mark.slow
 def test_pretrain_script_smoke(tmp_path):
     out = tmp_path / "model"

@@ -14,6 +14,7 @@ its docstring); the strict GenEval verdict is ``ImageEvaluation.correct``.
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -200,12 +201,7 @@ def paired_gain_stderr(tags: Sequence[str], before: Sequence[bool], after: Seque
         per.setdefault(tag, []).append(float(bool(a)) - float(bool(b)))
     if not per:
         return float("nan")
-    total = 0.0
-    for diffs in per.values():
-        n = len(diffs)
-        if n > 1:
-            mean = sum(diffs) / n
-            total += sum((d - mean) ** 2 for d in diffs) / (n - 1) / n
+    total = sum(statistics.variance(diffs) / len(diffs) for diffs in per.values() if len(diffs) > 1)
     return math.sqrt(total) / len(per)
 
 
