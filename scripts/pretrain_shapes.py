@@ -247,6 +247,11 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=128, help="transformer width (with --init: DIR's)")
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--patch-size", type=int, default=2)
+    parser.add_argument("--latent-channels", type=int, default=16,
+                        help="VAE latent channels (with --init: DIR's); fewer latent elements, less flow-GRPO gradient "
+                             "noise per image (docs/shapes_world.md)")
+    parser.add_argument("--vae-downsample", type=int, choices=[4, 8], default=4,
+                        help="VAE downsampling: 4 gives 16x16 latents at 64 px, 8 gives 8x8 (with --init: DIR's)")
     parser.add_argument("--bench-steps", type=int, default=0,
                         help="only time this many transformer training steps (after 3 warm-up steps), print and exit")
     parser.add_argument("--size-range", default="0.18,0.32",
@@ -285,8 +290,10 @@ def main() -> None:
         log["init"] = {"model": args.init, "log": json.loads(init_log.read_text()) if init_log.is_file() else None}
         config = pipe.transformer.config  # the architecture is DIR's, whatever --width/--layers/--patch-size say
         args.width, args.layers, args.patch_size = config.caption_projection_dim, config.num_layers, config.patch_size
+        args.latent_channels, args.vae_downsample = config.in_channels, pipe.vae_scale_factor
     else:
-        pipe = build_shapes_pipeline(args.seed, args.width, args.layers, args.patch_size).to(args.device)
+        pipe = build_shapes_pipeline(args.seed, args.width, args.layers, args.patch_size, args.latent_channels,
+                                     args.vae_downsample).to(args.device)
     train, held = train_prompts(), heldout_prompts()
     if args.bench_steps:
         print(json.dumps(bench_steps(pipe, train, args)))

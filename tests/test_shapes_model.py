@@ -32,6 +32,20 @@ def test_shapes_pipeline_is_sd3_and_round_trips(tmp_path):
     assert "| a | " in accuracy_table({"a": acc})
 
 
+def test_shapes_pipeline_with_a_smaller_latent_samples_through_the_policy(tmp_path):
+    build_shapes_pipeline(seed=0, width=32, layers=1, patch_size=1, latent_channels=4,
+                          vae_downsample=8).save_pretrained(tmp_path)
+    policy = SD3Policy.from_pretrained(str(tmp_path))
+    assert policy.pipeline.vae_scale_factor == 8 and policy.transformer.config.in_channels == 4
+    latents = policy.initial_noise(2, RESOLUTION, torch.Generator().manual_seed(0))
+    assert latents.shape == (2, 4, RESOLUTION // 8, RESOLUTION // 8)  # 256 Gaussian actions per step, not 4,096
+    _, images, _ = heldout_accuracy(policy, [{"tag": "single_object", "prompt": "a photo of a circle",
+                                              "include": [{"class": "circle", "count": 1}]}], [0], num_steps=2)
+    assert images.shape == (1, 3, RESOLUTION, RESOLUTION)
+    with pytest.raises(ValueError, match="downsamples 4x or 8x"):
+        build_shapes_pipeline(vae_downsample=2)
+
+
 def test_evaluation_jobs_give_small_tags_more_seeds_seed_major():
     one = {"tag": "single_object", "prompt": "a photo of a square"}
     many = [{"tag": "color_attr", "prompt": f"p{i}"} for i in range(3)]

@@ -64,11 +64,16 @@ def word_t5_tokenizer(words: list[str], max_length: int = T5_MAX_LENGTH):
     return T5Tokenizer(vocab=pieces, extra_ids=0, model_max_length=max_length)
 
 
-def build_shapes_pipeline(seed: int = 0, width: int = 128, layers: int = 4, patch_size: int = 2):
+def build_shapes_pipeline(seed: int = 0, width: int = 128, layers: int = 4, patch_size: int = 2,
+                          latent_channels: int = 16, vae_downsample: int = 4):
     """A fresh, randomly initialised shapes pipeline (before pretraining).
 
     ``patch_size`` 2 gives 8x8 image tokens from the 16x16 latent (SD3's choice); 1 gives 16x16 tokens (finer
-    shape edges, about 4x the transformer cost)."""
+    shape edges, about 4x the transformer cost). ``latent_channels`` and ``vae_downsample`` (4 or 8) set the latent's
+    size: every latent element is one Gaussian action of a flow-GRPO step, so a smaller latent means less gradient
+    noise per image (docs/shapes_world.md, "A smaller latent")."""
+    if vae_downsample not in (4, 8):
+        raise ValueError(f"vae_downsample {vae_downsample}: the shapes VAE downsamples 4x or 8x")
     from diffusers import (
         AutoencoderKL,
         FlowMatchEulerDiscreteScheduler,
@@ -85,15 +90,17 @@ def build_shapes_pipeline(seed: int = 0, width: int = 128, layers: int = 4, patc
     clip_config = {**CLIP_CONFIG, "vocab_size": len(clip_tokenizers[0])}
     t5_config = {**T5_CONFIG, "vocab_size": len(t5_tokenizer)}
     torch.manual_seed(seed)
+    blocks = 3 if vae_downsample == 4 else 4
     vae = AutoencoderKL(
-        in_channels=3, out_channels=3, latent_channels=16, down_block_types=["DownEncoderBlock2D"] * 3,
-        up_block_types=["UpDecoderBlock2D"] * 3, block_out_channels=[16, 32, 32], layers_per_block=1, mid_block_add_attention=False,
+        in_channels=3, out_channels=3, latent_channels=latent_channels, down_block_types=["DownEncoderBlock2D"] * blocks,
+        up_block_types=["UpDecoderBlock2D"] * blocks, block_out_channels=[16, 32, 32, 64][:blocks], layers_per_block=1, mid_block_add_attention=False,
         norm_num_groups=8, sample_size=RESOLUTION, use_quant_conv=False, use_post_quant_conv=False,
         scaling_factor=1.0, shift_factor=0.0,
     )
     heads = width // 32
     transformer = SD3Transformer2DModel(
-        sample_size=RESOLUTION // 4, patch_size=patch_size, in_channels=16, out_channels=16, num_layers=layers,
+        sample_size=RESOLUTION // vae_downsample, patch_size=patch_size, in_channels=latent_channels,
+        out_channels=latent_channels, num_layers=layers,
         attention_head_dim=32, num_attention_heads=heads, joint_attention_dim=T5_CONFIG["d_model"],
         caption_projection_dim=width, pooled_projection_dim=2 * CLIP_CONFIG["projection_dim"], pos_embed_max_size=16,
     )
