@@ -3,7 +3,8 @@
 Same component classes as Stable Diffusion 3 (``SD3Transformer2DModel``, ``AutoencoderKL`` with 16 latent channels,
 two CLIP text encoders with projection, a T5 encoder, ``FlowMatchEulerDiscreteScheduler``), so the saved directory
 loads with ``StableDiffusion3Pipeline.from_pretrained`` and trains through exactly the SD3 policy code. The VAE
-downsamples 4x (three blocks) instead of 8x so that a 64 px image gives a 16x16 latent.
+downsamples 4x (three blocks) instead of 8x so that a 64 px image gives a 16x16 latent (the shipped model;
+:func:`build_shapes_pipeline` also builds fewer latent channels or 8x downsampling).
 ``scripts/pretrain_shapes.py`` trains it from a seed.
 """
 
