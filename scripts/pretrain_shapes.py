@@ -248,8 +248,8 @@ def main() -> None:
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--patch-size", type=int, default=2)
     parser.add_argument("--latent-channels", type=int, default=16,
-                        help="VAE latent channels (with --init: DIR's); fewer latent elements, less flow-GRPO gradient "
-                             "noise per image (docs/shapes_world.md)")
+                        help="VAE latent channels (with --init: DIR's); fewer Gaussian actions per flow-GRPO step "
+                             "(docs/shapes_world.md, \"A smaller latent\")")
     parser.add_argument("--vae-downsample", type=int, choices=[4, 8], default=4,
                         help="VAE downsampling: 4 gives 16x16 latents at 64 px, 8 gives 8x8 (with --init: DIR's)")
     parser.add_argument("--bench-steps", type=int, default=0,
@@ -290,7 +290,6 @@ def main() -> None:
         log["init"] = {"model": args.init, "log": json.loads(init_log.read_text()) if init_log.is_file() else None}
         config = pipe.transformer.config  # the architecture is DIR's, whatever --width/--layers/--patch-size say
         args.width, args.layers, args.patch_size = config.caption_projection_dim, config.num_layers, config.patch_size
-        args.latent_channels, args.vae_downsample = config.in_channels, pipe.vae_scale_factor
     else:
         pipe = build_shapes_pipeline(args.seed, args.width, args.layers, args.patch_size, args.latent_channels,
                                      args.vae_downsample).to(args.device)

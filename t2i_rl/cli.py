@@ -112,7 +112,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         overrides = [*([f"train.num_steps={args.steps}"] if args.steps else []), *args.overrides]
         summary = run_shapes_demo(args.out, model=model, overrides=overrides)
         print(f"held-out strict accuracy {summary['base_accuracy']:.3f} -> {summary['final_accuracy']:.3f} "
-              f"(gain {summary['final_accuracy'] - summary['base_accuracy']:+.3f} +- {summary['gain_stderr']:.3f} "
+              f"(gain {summary['gain']:+.3f} +- {summary['gain_stderr']:.3f} "
               f"s.e. over {summary['eval_images']} paired images) in {summary['minutes']:.1f} min; "
               f"report: {Path(args.out) / 'report.html'}")
         return 0

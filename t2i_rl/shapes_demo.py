@@ -81,6 +81,7 @@ def run_shapes_demo(out: str | Path = "runs/demo", model: str | Path = SHIPPED_S
     summary = {
         "base_accuracy": base_acc["overall"],
         "final_accuracy": final_acc["overall"],
+        "gain": final_acc["overall"] - base_acc["overall"],
         "gain_stderr": paired_gain_stderr(job_tags, base_correct, final_correct),
         "eval_images": len(job_tags),
         "minutes": (time.perf_counter() - start) / 60,
@@ -105,7 +106,7 @@ def write_report(out: Path, summary: dict, history: list[dict], base_images, fin
     page = f"""<!doctype html><meta charset="utf-8"><title>t2i-rl shapes demo</title>
 <h1>flow-GRPO + CMO on the shapes world</h1>
 <p>Held-out strict accuracy {summary['base_accuracy']:.3f} &rarr; {summary['final_accuracy']:.3f}
-(gain {summary['final_accuracy'] - summary['base_accuracy']:+.3f} &plusmn; {summary['gain_stderr']:.3f}, the standard
+(gain {summary['gain']:+.3f} &plusmn; {summary['gain_stderr']:.3f}, the standard
 error of the evaluation's {summary['eval_images']} paired images; {summary['steps']} steps,
 {summary['minutes']:.1f} min). Base model: {html.escape(summary['base_model'])};
 LoRA: {html.escape(summary['lora'])}.</p>

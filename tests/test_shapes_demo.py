@@ -30,6 +30,7 @@ def test_shapes_demo_writes_summary_report_and_a_loadable_lora(tmp_path, capsys)
     assert {"base_accuracy", "final_accuracy", "minutes", "base_model", "lora"} <= set(saved)
     assert saved["base_accuracy"] == summary["base_accuracy"] and 0 <= saved["final_accuracy"] <= 1
     assert saved["eval_images"] >= 6 * 48 and saved["gain_stderr"] >= 0  # every tag 48 images at least
+    assert saved["gain"] == pytest.approx(saved["final_accuracy"] - saved["base_accuracy"])
     assert set(saved["per_tag"]["base"]) == {"single_object", "two_object", "counting", "colors", "position",
                                              "color_attr", "overall"}
     report = (tmp_path / "demo" / "report.html").read_text()
@@ -42,7 +43,7 @@ def test_shapes_demo_writes_summary_report_and_a_loadable_lora(tmp_path, capsys)
     again = shapes_accuracy.main(["--model", str(model), "--lora", str(tmp_path / "demo" / "run" / "lora"),
                                   "--seeds", "0", *fast_eval])
     assert again["base"] == saved["per_tag"]["base"] and again["lora"] == saved["per_tag"]["final"]
-    assert again["gain_stderr"] == pytest.approx(saved["gain_stderr"])
+    assert again["gain"] == pytest.approx(saved["gain"]) and again["gain_stderr"] == pytest.approx(saved["gain_stderr"])
     assert set(again["objects"]) == {"base", "lora"} and set(again["objects"]["lora"]) == set(saved["per_tag"]["base"])
     assert all(0 <= row["extra"] <= 1 and row["objects"] >= 0 for row in again["objects"]["base"].values())
     assert set(again["failures"]) == {"base", "lora"} and set(again["failures"]["base"]) == set(saved["per_tag"]["base"])

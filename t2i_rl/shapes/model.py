@@ -71,9 +71,10 @@ def build_shapes_pipeline(seed: int = 0, width: int = 128, layers: int = 4, patc
 
     ``patch_size`` 2 gives 8x8 image tokens from the 16x16 latent (SD3's choice); 1 gives 16x16 tokens (finer
     shape edges, about 4x the transformer cost). ``latent_channels`` and ``vae_downsample`` (4 or 8) set the latent's
-    size: every latent element is one Gaussian action of a flow-GRPO step, so a smaller latent means less gradient
-    noise per image (docs/shapes_world.md, "A smaller latent")."""
-    if vae_downsample not in (4, 8):
+    size, i.e. the Gaussian actions of a flow-GRPO step; an 8x8x4 latent was meant to cut the gradient noise per
+    image and raised it instead (docs/shapes_world.md, "A smaller latent")."""
+    blocks = {4: 3, 8: 4}.get(vae_downsample)  # each DownEncoderBlock2D but the last halves the side
+    if blocks is None:
         raise ValueError(f"vae_downsample {vae_downsample}: the shapes VAE downsamples 4x or 8x")
     from diffusers import (
         AutoencoderKL,
@@ -91,11 +92,10 @@ def build_shapes_pipeline(seed: int = 0, width: int = 128, layers: int = 4, patc
     clip_config = {**CLIP_CONFIG, "vocab_size": len(clip_tokenizers[0])}
     t5_config = {**T5_CONFIG, "vocab_size": len(t5_tokenizer)}
     torch.manual_seed(seed)
-    blocks = 3 if vae_downsample == 4 else 4
     vae = AutoencoderKL(
-        in_channels=3, out_channels=3, latent_channels=latent_channels, down_block_types=["DownEncoderBlock2D"] * blocks,
-        up_block_types=["UpDecoderBlock2D"] * blocks, block_out_channels=[16, 32, 32, 64][:blocks], layers_per_block=1, mid_block_add_attention=False,
-        norm_num_groups=8, sample_size=RESOLUTION, use_quant_conv=False, use_post_quant_conv=False,
+        in_channels=3, out_channels=3, latent_channels=latent_channels,
+        down_block_types=["DownEncoderBlock2D"] * blocks, up_block_types=["UpDecoderBlock2D"] * blocks,
+        block_out_channels=[16, 32, 32, 64][:blocks], layers_per_block=1, mid_block_add_attention=False, norm_num_groups=8, sample_size=RESOLUTION, use_quant_conv=False, use_post_quant_conv=False,
         scaling_factor=1.0, shift_factor=0.0,
     )
     heads = width // 32
