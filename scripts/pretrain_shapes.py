@@ -46,7 +46,7 @@ from tqdm.auto import tqdm
 
 from t2i_rl.policies.sd3 import SD3Policy
 from t2i_rl.shapes.captions import noisy_captions
-from t2i_rl.shapes.model import T5_MAX_LENGTH, accuracy_table, build_shapes_pipeline, heldout_accuracy
+from t2i_rl.shapes.model import accuracy_table, build_shapes_pipeline, flow_matching_step, heldout_accuracy
 from t2i_rl.shapes.prompts import heldout_prompts, train_prompts
 from t2i_rl.shapes.render import render_batch
 from t2i_rl.shapes.world import TAGS
@@ -129,27 +129,6 @@ def sigma_mean_at(progress: float, start: float, end: float | None) -> float:
     if end is None:
         return start
     return start + (end - start) * min(1.0, max(0.0, progress))
-
-
-def flow_matching_step(pipe, opt, params, x0: torch.Tensor, texts: list[str], sigma_mean: float,
-                       gen: torch.Generator) -> float:
-    """One optimiser step of SD3's rectified-flow loss on latents ``x0`` captioned ``texts``; returns the loss."""
-    device = x0.device
-    embeds, _, pooled, _ = pipe.encode_prompt(texts, None, None, do_classifier_free_guidance=False,
-                                              max_sequence_length=T5_MAX_LENGTH, device=device)
-    # logit-normal(sigma_mean, 1) noise levels; a positive mean trains the high-noise steps, where these models decide
-    # which shape to draw (scripts/denoise_probe.py); a negative one the low-noise steps, where edges form
-    sigma = torch.sigmoid(sigma_mean + torch.randn(len(x0), generator=gen)).view(-1, 1, 1, 1).to(device)
-    noise = torch.randn(x0.shape, generator=gen).to(device)
-    x_t = (1 - sigma) * x0 + sigma * noise
-    v = pipe.transformer(hidden_states=x_t, timestep=sigma.flatten() * 1000, encoder_hidden_states=embeds,
-                         pooled_projections=pooled, return_dict=False)[0]
-    loss = F.mse_loss(v, noise - x0)
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(params, 1.0)
-    opt.step()
-    return loss.item()
 
 
 def bench_steps(pipe, metas, args) -> dict:

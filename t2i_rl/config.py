@@ -39,6 +39,7 @@ class SamplingConfig:
     noise_level: float = 0.7  # SDE noise scale a in sigma_t = a sqrt(sigma / (1 - sigma))
     sde_window: Optional[int] = None  # None: all steps stochastic; k: k consecutive SDE steps, the rest ODE
     sde_window_max_start: Optional[int] = None  # latest first step of the window (None: any); flow-GRPO-Fast: T // 2
+    noise_block: int = 1  # k > 1: SDE noise constant on k x k latent blocks, D / k^2 actions per step (t2i_rl.sde)
     negative_prompt: str = ""  # SD3 classifier-free guidance negative prompt
 
 
@@ -223,6 +224,8 @@ def validate(config: Config) -> None:
         if getattr(config.sampling, name) < 1:
             raise ConfigError(f"sampling.{name} must be >= 1")
     s = config.sampling
+    if s.noise_block < 1:
+        raise ConfigError(f"sampling.noise_block must be >= 1 (1: flow-GRPO's isotropic noise), got {s.noise_block}")
     if s.sde_window_max_start is not None:
         if s.sde_window is None:
             raise ConfigError("sampling.sde_window_max_start needs sampling.sde_window (the window's length)")

@@ -25,6 +25,7 @@ def step_log_prob(
     guidance_scale: float,
     noise_level: float,
     with_reference: bool,
+    noise_block: int = 1,
 ) -> StepLogProb:
     """Log-prob of each trajectory's recorded transition at its own step ``steps[b]`` under the current policy."""
     rows = torch.arange(len(traj), device=traj.latents.device)
@@ -32,12 +33,13 @@ def step_log_prob(
     x, x_next = traj.latents[rows, steps], traj.latents[rows, steps + 1]
     sigma, sigma_next = traj.sigmas.to(x.device)[steps], traj.sigmas.to(x.device)[steps + 1]
     v = policy.shared_velocity(x, sigma, traj.cond, guidance_scale)
-    _, log_prob, mean, std_dev_t = sde_step(v, x, sigma, sigma_next, noise_level, prev_sample=x_next)
+    _, log_prob, mean, std_dev_t = sde_step(v, x, sigma, sigma_next, noise_level, prev_sample=x_next, noise_block=noise_block)
     kl = None
     if with_reference:
         with torch.no_grad(), policy.reference():
             v_ref = policy.shared_velocity(x, sigma, traj.cond, guidance_scale)
-            _, _, mean_ref, _ = sde_step(v_ref, x, sigma, sigma_next, noise_level, prev_sample=x_next)
+            _, _, mean_ref, _ = sde_step(v_ref, x, sigma, sigma_next, noise_level, prev_sample=x_next,
+                                         noise_block=noise_block)
         kl = kl_to_reference(mean, mean_ref, std_dev_t)
     return StepLogProb(log_prob, traj.log_probs[rows, steps], kl)
 

@@ -51,6 +51,7 @@ def sample_trajectory(
     resolution: int,
     sde_steps: list[int] | None = None,
     generator: torch.Generator | None = None,
+    noise_block: int = 1,
 ) -> Trajectory:
     """Denoise ``noise`` along ``sigmas``: SDE (with log-probs) at ``sde_steps``, ODE elsewhere.
 
@@ -64,7 +65,8 @@ def sample_trajectory(
     for i in range(num_steps):
         v = policy.shared_velocity(x, sigmas[i], cond, guidance_scale)
         if i in sde_steps:
-            x, log_probs[:, i], _, _ = sde_step(v, x, sigmas[i], sigmas[i + 1], noise_level, generator=generator)
+            x, log_probs[:, i], _, _ = sde_step(v, x, sigmas[i], sigmas[i + 1], noise_level, generator=generator,
+                                                 noise_block=noise_block)
         else:
             x = ode_step(v, x, sigmas[i], sigmas[i + 1])
         latents.append(x)

@@ -10,6 +10,17 @@ and its code ``flow_grpo/diffusers_patch/sd3_sde_with_logprob.py::sde_step_with_
     dx = [v + sigma_t^2 / (2 sigma) * (x + (1 - sigma) v)] dt + sigma_t dw,   sigma_t = a * sqrt(sigma / (1 - sigma))
 
 has the same marginals as the probability-flow ODE ``dx = v dt``; ``a`` is the noise level.
+
+Block noise (``noise_block = k > 1``; ours, not from a paper): the noise ``dw`` and the drift's score correction
+are both projected onto latents that are constant on ``k x k`` blocks of each channel (``block_project``). By the
+Fokker-Planck equation an SDE ``dx = [v + 1/2 G G^T (-score)] dt + G dw`` keeps the ODE's marginals for any
+diffusion matrix ``G``; with ``G = sigma_t P`` (``P`` the orthogonal block projection) the correction is the
+projection of flow-GRPO's. The step's action is then the ``D / k^2`` block means of its result, Gaussian with the
+projected mean and standard deviation ``sigma_t sqrt(|dt|) / k``, and the rest of the result is a deterministic
+function of the state, like the ODE steps outside an SDE window. Why: the score-function gradient of flow-GRPO
+carries one unit of noise per Gaussian action, and a reward decided by the layout (which objects, where, what
+colour) depends on the low-frequency noise only; ``D / k^2`` actions keep that signal with ``k^2`` times fewer noise
+terms (docs/training.md, "Block noise").
 """
 
 from __future__ import annotations
@@ -17,6 +28,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 
 
 def _as_batch_column(value: torch.Tensor | float, like: torch.Tensor) -> torch.Tensor:
@@ -45,6 +57,7 @@ def sde_step(
     noise_level: float,
     prev_sample: torch.Tensor | None = None,
     generator: torch.Generator | list[torch.Generator] | None = None,
+    noise_block: int = 1,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """One stochastic denoising step and the log-probability of its result.
 
@@ -55,6 +68,8 @@ def sde_step(
         noise_level: the SDE noise scale ``a`` (flow-GRPO uses 0.7).
         prev_sample: if given, the step's result whose log-prob is wanted (training); else it is sampled.
         generator: torch generator(s) for the sampled noise (one per batch element, or one for all).
+        noise_block: ``k``: noise and score correction constant on ``k x k`` latent blocks, log-prob over the block
+            means (module docstring); 1 is flow-GRPO's step. ``k > 1`` needs ``[B, C, H, W]`` latents.
 
     Returns:
         ``(prev_sample, log_prob[B], mean, std_dev_t)``, where ``mean`` is the Gaussian mean of the step (used
@@ -67,13 +82,40 @@ def sde_step(
     sigma_next = _as_batch_column(sigma_next, sample)
     dt = sigma_next - sigma
     std_dev_t = sde_std_dev(sigma, sigma_next, noise_level)
-    mean = sample + velocity * dt + (std_dev_t**2 / (2 * sigma)) * (sample + (1 - sigma) * velocity) * dt
+    correction = (std_dev_t**2 / (2 * sigma)) * (sample + (1 - sigma) * velocity) * dt
     noise_std = std_dev_t * torch.sqrt(-dt)
+    if noise_block == 1:
+        mean = sample + velocity * dt + correction
+        if prev_sample is None:
+            prev_sample = mean + noise_std * _randn_like(sample, generator)
+        prev_sample = prev_sample.float()
+        log_prob = gaussian_log_prob(prev_sample.detach(), mean, noise_std)
+        return prev_sample, log_prob, mean, std_dev_t
+    _check_blocks(sample, noise_block)
+    mean = sample + velocity * dt + block_project(correction, noise_block)
     if prev_sample is None:
-        prev_sample = mean + noise_std * _randn_like(sample, generator)
+        prev_sample = mean + noise_std * block_project(_randn_like(sample, generator), noise_block)
     prev_sample = prev_sample.float()
-    log_prob = gaussian_log_prob(prev_sample.detach(), mean, noise_std)
+    log_prob = gaussian_log_prob(
+        F.avg_pool2d(prev_sample.detach(), noise_block), F.avg_pool2d(mean, noise_block), noise_std / noise_block
+    )
     return prev_sample, log_prob, mean, std_dev_t
+
+
+def block_project(x: torch.Tensor, block: int) -> torch.Tensor:
+    """Orthogonal projection of ``[B, C, H, W]`` onto tensors constant on ``block x block`` squares: block means."""
+    return F.interpolate(F.avg_pool2d(x, block), scale_factor=block, mode="nearest")
+
+
+def _check_blocks(sample: torch.Tensor, block: int) -> None:
+    if block < 1:
+        raise ValueError(f"sampling.noise_block must be >= 1, got {block}")
+    if sample.ndim != 4:
+        raise ValueError(f"sampling.noise_block > 1 needs [B, C, H, W] latents (SD3), got shape {tuple(sample.shape)}; "
+                         "use noise_block=1 for packed latents (FLUX)")
+    if sample.shape[-1] % block or sample.shape[-2] % block:
+        raise ValueError(f"sampling.noise_block={block} does not divide the {sample.shape[-2]}x{sample.shape[-1]} "
+                         "latent; pick a divisor of the latent side")
 
 
 def gaussian_log_prob(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:

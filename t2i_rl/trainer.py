@@ -152,7 +152,7 @@ class Trainer:
             with sampling_policy:
                 traj = sample_trajectory(
                     self.policy, cond, noise, sigmas, c.sampling.guidance_scale, c.sampling.noise_level,
-                    c.sampling.resolution, sde_steps, gen,
+                    c.sampling.resolution, sde_steps, gen, c.sampling.noise_block,
                 )
             trajectories.append(traj)
             items += batch_items
@@ -258,7 +258,7 @@ class Trainer:
             return nft_loss(v, v_old, x_t, x0, t, advantages, c.train.nft_beta, c.train.adv_clip_max, v_ref,
                             c.train.beta)
         out = step_log_prob(self.policy, micro, steps, c.sampling.guidance_scale, c.sampling.noise_level,
-                            with_reference=c.train.beta > 0)
+                            with_reference=c.train.beta > 0, noise_block=c.sampling.noise_block)
         return grpo_loss(out.log_prob, out.old_log_prob, advantages, c.train.clip_range, c.train.adv_clip_max,
                          out.kl, c.train.beta)
 

@@ -68,6 +68,26 @@ def test_on_policy_ratio_is_one_gradient_reaches_lora_only_and_kl_is_zero(policy
     assert frozen == []
 
 
+def test_block_noise_rollout_is_block_constant_and_scored_on_policy(tiny_dirs):
+    policy = load_policy("sd3", str(tiny_dirs["sd3"]))
+    policy.add_lora(rank=4, alpha=8)
+    cond = policy.encode(PROMPTS * 2, max_sequence_length=16)
+    noise = policy.initial_noise(4, 64, torch.Generator().manual_seed(1))
+    traj = sample_trajectory(policy, cond, noise, policy.sigmas(4, 64), 4.5, 0.7, 64, [1, 2],
+                             torch.Generator().manual_seed(2), noise_block=2)
+    steps = torch.tensor([1, 2, 1, 2])
+    out = step_log_prob(policy, traj, steps, 4.5, 0.7, with_reference=False, noise_block=2)
+    assert torch.equal(out.log_prob.detach(), out.old_log_prob)  # the rollout's log-probs are the update's
+    isotropic = step_log_prob(policy, traj, steps, 4.5, 0.7, with_reference=False)
+    assert not torch.allclose(isotropic.log_prob, out.old_log_prob)  # the block density is a different one
+    rows = torch.arange(4)
+    x, x_next = traj.latents[rows, steps], traj.latents[rows, steps + 1]
+    ode_next = ode_step(policy.velocity(x, traj.sigmas[steps], cond, 4.5), x, traj.sigmas[steps], traj.sigmas[steps + 1])
+    detail = x_next - ode_next - torch.nn.functional.interpolate(
+        torch.nn.functional.avg_pool2d(x_next - ode_next, 2), scale_factor=2, mode="nearest")
+    assert detail.abs().max() < 1e-4  # noise and drift correction are constant on 2x2 blocks: no detail changes
+
+
 def test_reference_differs_after_an_update_and_adapter_comes_back(policy):
     traj = _rollout(policy)
     with torch.no_grad():

@@ -99,3 +99,60 @@ def test_sde_window_max_start_keeps_the_window_early():
     assert sde_window(8, 2, gen, max_start=0) == [0, 1]
     with pytest.raises(ValueError, match="sde_window_max_start"):
         sde_window(8, 2, gen, max_start=7)
+
+
+def test_block_noise_step_matches_hand_computation():
+    gen = torch.Generator().manual_seed(3)
+    v, x = torch.randn(2, 3, 4, 6, generator=gen), torch.randn(2, 3, 4, 6, generator=gen)
+    prev, log_prob, mean, std_t = sde_step(v, x, 0.6, 0.45, 0.7, generator=gen, noise_block=2)
+    s, dt = 0.6, -0.15
+    std_hand = 0.7 * math.sqrt(s / (1 - s))
+    correction = (std_hand**2 / (2 * s)) * (x + (1 - s) * v) * dt
+    # Block means written out with reshapes, independently of avg_pool2d / interpolate.
+    def block_means(t):
+        return t.reshape(2, 3, 2, 2, 3, 2).mean(dim=(3, 5))
+    def upsample(t):
+        return t.repeat_interleave(2, dim=2).repeat_interleave(2, dim=3)
+    torch.testing.assert_close(mean, x + v * dt + upsample(block_means(correction)), rtol=1e-6, atol=1e-6)
+    residual = prev - mean
+    torch.testing.assert_close(residual, upsample(block_means(residual)), rtol=0, atol=1e-6)  # constant on blocks
+    noise_std = std_hand * math.sqrt(-dt)
+    expected = torch.distributions.Normal(block_means(mean), noise_std / 2).log_prob(block_means(prev)).mean(dim=(1, 2, 3))
+    torch.testing.assert_close(log_prob, expected, rtol=1e-5, atol=1e-5)
+    assert float(std_t) == pytest.approx(std_hand, rel=1e-6)
+
+
+def test_block_noise_of_one_is_the_isotropic_step_bitwise():
+    gen = torch.Generator().manual_seed(4)
+    v, x, prev = (torch.randn(2, 3, 4, 4, generator=gen) for _ in range(3))
+    iso = sde_step(v, x, 0.5, 0.4, 0.7, prev_sample=prev)
+    one = sde_step(v, x, 0.5, 0.4, 0.7, prev_sample=prev, noise_block=1)
+    assert all(torch.equal(a, b) for a, b in zip(iso, one))
+
+
+@pytest.mark.parametrize("block", [1, 2, 4])
+def test_block_noise_sde_keeps_the_ode_marginals(block):
+    # Data x0 ~ N(0, s0^2) per element: the exact velocity is linear, v = x (sigma - (1 - sigma) s0^2) / var(sigma)
+    # with var(sigma) = (1 - sigma)^2 s0^2 + sigma^2. Integrating the SDE from pure noise must give back var s0^2
+    # in the block means and in the within-block detail alike (the score correction is projected with the noise).
+    s0 = 0.5
+    gen = torch.Generator().manual_seed(5)
+    x = torch.randn(512, 2, 8, 8, generator=gen)
+    sigmas = torch.linspace(1, 0, 401)
+    for i in range(400):
+        s = sigmas[i].item()
+        v = x * (s - (1 - s) * s0**2) / ((1 - s) ** 2 * s0**2 + s**2)
+        x, _, _, _ = sde_step(v, x, s, sigmas[i + 1].item(), 0.7, generator=gen, noise_block=block)
+    coarse = torch.nn.functional.avg_pool2d(x, block)
+    detail = x - coarse.repeat_interleave(block, 2).repeat_interleave(block, 3)
+    assert coarse.var().item() * block**2 == pytest.approx(s0**2, rel=0.06)
+    if block > 1:
+        assert detail.var().item() / (1 - 1 / block**2) == pytest.approx(s0**2, rel=0.06)
+
+
+def test_block_noise_rejects_shapes_it_cannot_tile():
+    v = x = torch.zeros(1, 2, 6, 6)
+    with pytest.raises(ValueError, match="does not divide the 6x6"):
+        sde_step(v, x, 0.5, 0.4, 0.7, noise_block=4)
+    with pytest.raises(ValueError, match=r"needs \[B, C, H, W\] latents"):
+        sde_step(torch.zeros(1, 16, 8), torch.zeros(1, 16, 8), 0.5, 0.4, 0.7, noise_block=2)
