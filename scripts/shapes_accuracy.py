@@ -39,19 +39,6 @@ def spread_per_tag(metadata: list[dict], per_tag: int) -> list[dict]:
     return chosen
 
 
-def named_prompts(texts: list[str]) -> list[dict]:
-    """The shapes-world metadata of each prompt text ("three squares" or "a photo of three squares")."""
-    from t2i_rl.shapes.prompts import metadata_for_prompt
-
-    metadata = []
-    for text in dict.fromkeys(texts):  # a prompt named twice would be rendered and counted twice
-        meta = metadata_for_prompt(text if text.startswith("a photo of ") else f"a photo of {text}")
-        if meta is None:
-            raise ValueError(f"--prompts: {text!r} is not a shapes-world prompt (e.g. \"a red circle and a blue square\")")
-        metadata.append(meta)
-    return metadata
-
-
 def correct_by_prompt(metadata: list[dict], correct: list[bool]) -> dict[str, list[bool]]:
     """Each prompt's per-image verdicts, in job order (so its first seeds come first)."""
     images: dict[str, list[bool]] = defaultdict(list)
@@ -103,10 +90,12 @@ def main(argv: list[str] | None = None) -> dict:
     config = load_config(CONFIG, [f"model.pretrained={args.model}", *args.overrides])
     evaluate = evaluation_settings(config, args.seeds or EVAL_SEEDS)
     if args.prompts:
+        from t2i_rl.shapes.prompts import named_prompts
+
         try:
             prompts = named_prompts(args.prompts)
         except ValueError as error:
-            parser.error(str(error))
+            parser.error(f"--prompts: {error}")
     else:
         prompts = heldout_prompts() if args.split == "heldout" else spread_per_tag(train_prompts(), args.per_tag)
     result: dict = {"split": "named" if args.prompts else args.split, "prompts": len(prompts)}

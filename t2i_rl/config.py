@@ -226,6 +226,9 @@ def validate(config: Config) -> None:
     s = config.sampling
     if s.noise_block < 1:
         raise ConfigError(f"sampling.noise_block must be >= 1 (1: flow-GRPO's isotropic noise), got {s.noise_block}")
+    if s.noise_block > 1 and config.train.algorithm == "nft":
+        raise ConfigError("sampling.noise_block shapes the SDE noise of flow-GRPO rollouts; train.algorithm=nft samples "
+                          "with the ODE, so set sampling.noise_block=1")
     if s.sde_window_max_start is not None:
         if s.sde_window is None:
             raise ConfigError("sampling.sde_window_max_start needs sampling.sde_window (the window's length)")

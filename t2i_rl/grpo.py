@@ -40,7 +40,7 @@ def step_log_prob(
             v_ref = policy.shared_velocity(x, sigma, traj.cond, guidance_scale)
             _, _, mean_ref, _ = sde_step(v_ref, x, sigma, sigma_next, noise_level, prev_sample=x_next,
                                          noise_block=noise_block)
-        kl = kl_to_reference(mean, mean_ref, std_dev_t)
+        kl = kl_to_reference(mean, mean_ref, std_dev_t, noise_block)
     return StepLogProb(log_prob, traj.log_probs[rows, steps], kl)
 
 

@@ -134,13 +134,22 @@ def ode_step(
     return sample32 + velocity.float() * dt
 
 
-def kl_to_reference(mean: torch.Tensor, mean_ref: torch.Tensor, std_dev_t: torch.Tensor) -> torch.Tensor:
+def kl_to_reference(
+    mean: torch.Tensor, mean_ref: torch.Tensor, std_dev_t: torch.Tensor, noise_block: int = 1
+) -> torch.Tensor:
     """flow-GRPO's KL on the step means: ``mean_dims((mean - mean_ref)^2) / (2 std_dev_t^2)`` -> ``[B]``.
+
+    With ``noise_block = k > 1`` the action is the block means, whose standard deviation is ``1/k`` of the
+    isotropic step's, so the same formula is taken over them: ``k^2 mean_blocks((pool(mean) - pool(mean_ref))^2) /
+    (2 std_dev_t^2)``. The detail within blocks is deterministic and, like an ODE step, carries no KL.
 
     As in flow-GRPO's code, the squared distance is averaged over latent dims and divided by ``sigma_t^2``, not
     by the step variance ``sigma_t^2 * |dt|``; this is the quantity flow-GRPO weights by ``beta``.
     """
-    sq = ((mean - mean_ref) ** 2).mean(dim=tuple(range(1, mean.ndim)))
+    if noise_block > 1:
+        _check_blocks(mean, noise_block)
+        mean, mean_ref = F.avg_pool2d(mean, noise_block), F.avg_pool2d(mean_ref, noise_block)
+    sq = ((mean - mean_ref) ** 2).mean(dim=tuple(range(1, mean.ndim))) * noise_block**2
     std = std_dev_t.reshape(std_dev_t.shape[0], -1)[:, 0] if std_dev_t.ndim > 0 else std_dev_t
     return sq / (2 * std**2)
 

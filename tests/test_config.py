@@ -39,6 +39,8 @@ def test_bad_values_are_errors():
         load_config("no/such.yaml")
     with pytest.raises(ConfigError, match="sampling.noise_block must be >= 1"):
         load_config(None, ["sampling.noise_block=0"])
+    with pytest.raises(ConfigError, match="set sampling.noise_block=1"):
+        load_config(None, ["sampling.noise_block=2", "train.algorithm=nft"])
     with pytest.raises(ConfigError, match="needs sampling.sde_window"):
         load_config(None, ["sampling.sde_window_max_start=2"])
     with pytest.raises(ConfigError, match=r"sde_window_max_start must be in \[0, 8\]"):

@@ -79,6 +79,16 @@ def test_kl_to_reference_is_flow_grpo_formula_and_zero_for_equal_means():
     assert torch.equal(kl_to_reference(mean, mean, std), torch.zeros(2))
 
 
+def test_block_kl_is_the_formula_on_block_means_with_their_smaller_std():
+    mean, ref = torch.zeros(1, 1, 2, 4), torch.zeros(1, 1, 2, 4)
+    mean[0, 0, :, :2] = torch.tensor([[1.0, 3.0], [0.0, 0.0]])  # block means 1 and 0 against 0 and 0
+    detail = torch.tensor([[[[1.0, -1.0, 2.0, -2.0], [-1.0, 1.0, -2.0, 2.0]]]])  # zero block means
+    std = torch.tensor([[[[0.5]]]])
+    # k^2 * mean over blocks of (1^2, 0^2) / (2 * 0.25) = 4 * 0.5 / 0.5 = 4
+    assert kl_to_reference(mean, ref, std, noise_block=2).item() == pytest.approx(4.0)
+    assert kl_to_reference(mean + detail, ref, std, noise_block=2).item() == pytest.approx(4.0)  # detail: no KL
+
+
 def test_sde_window_is_contiguous_and_within_range():
     assert sde_window(10, None) == list(range(10))
     gen = torch.Generator().manual_seed(0)

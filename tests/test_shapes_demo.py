@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from t2i_rl.shapes.model import build_shapes_pipeline
-from t2i_rl.shapes.prompts import train_prompts
+from t2i_rl.shapes.prompts import named_prompts, train_prompts
 from t2i_rl.shapes_demo import run_shapes_demo
 
 _spec = importlib.util.spec_from_file_location(
@@ -85,6 +85,6 @@ def test_pass_at_k_and_per_prompt_accuracy_by_hand():
     assert shapes_accuracy.per_prompt_accuracy(metadata, correct) == {"a": 2 / 3, "b": 0.0, "c": 0.5}
     assert shapes_accuracy.pass_at_k(metadata, correct, 1) == {"counting": 0.0, "position": 0.0}
     assert shapes_accuracy.pass_at_k(metadata, correct, 2) == {"counting": 0.5, "position": 1.0}
-    assert shapes_accuracy.named_prompts(["three squares"])[0]["tag"] == "counting"
+    assert named_prompts(["three squares"])[0]["tag"] == "counting"
     with pytest.raises(ValueError, match="not a shapes-world prompt"):
-        shapes_accuracy.named_prompts(["two dogs"])
+        named_prompts(["two dogs"])

@@ -177,6 +177,17 @@ def metadata_for_prompt(prompt: str) -> Metadata | None:
     return copy.deepcopy(meta) if meta is not None else None
 
 
+def named_prompts(texts: list[str]) -> list[Metadata]:
+    """The shapes-world metadata of each prompt text ("three squares" or "a photo of three squares")."""
+    metadata = []
+    for text in dict.fromkeys(texts):  # a prompt named twice would be rendered and counted twice
+        meta = metadata_for_prompt(text if text.startswith("a photo of ") else f"a photo of {text}")
+        if meta is None:
+            raise ValueError(f"{text!r} is not a shapes-world prompt (e.g. \"a red circle and a blue square\")")
+        metadata.append(meta)
+    return metadata
+
+
 _INDEX_CACHE: dict[str, Metadata] = {}
 
 

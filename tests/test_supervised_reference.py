@@ -1,4 +1,4 @@
-"""scripts/sft_ceiling.py: the demo's LoRA fine-tuned on perfect renders, the best case for any reward-driven learner."""
+"""scripts/supervised_reference.py: the demo's LoRA fine-tuned on correct renders, a reference point for RL."""
 
 import importlib.util
 import json
@@ -9,10 +9,10 @@ import torch
 from safetensors.torch import load_file
 
 _spec = importlib.util.spec_from_file_location(
-    "sft_ceiling", Path(__file__).resolve().parents[1] / "scripts" / "sft_ceiling.py"
+    "supervised_reference", Path(__file__).resolve().parents[1] / "scripts" / "supervised_reference.py"
 )
-sft_ceiling = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(sft_ceiling)
+supervised_reference = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(supervised_reference)
 
 
 def test_trains_on_correct_renders_of_the_named_prompts_and_exports_a_lora_that_applies(tmp_path, monkeypatch):
@@ -32,8 +32,8 @@ def test_trains_on_correct_renders_of_the_named_prompts_and_exports_a_lora_that_
 
     monkeypatch.setattr(shapes_model, "flow_matching_step", recording_step)
     prompts = ["three squares", "a red circle and a yellow square"]
-    log = sft_ceiling.main(["--out", str(tmp_path / "sft"), "--prompts", *prompts, "--steps", "20", "--batch", "8"])
-    assert log["prompts"] == 2 and log["images"] == 160 and len(log["loss_by_tenth"]) == 10
+    log = supervised_reference.main(["--out", str(tmp_path / "sft"), "--prompts", *prompts, "--steps", "25", "--batch", "8"])
+    assert log["prompts"] == 2 and log["images"] == 200 and len(log["loss_by_tenth"]) == 10
     assert json.loads((tmp_path / "sft" / "sft_log.json").read_text()) == log
 
     # The batches are the VAE latents of correct renders, scaled as the transformer expects, with their captions.
@@ -61,8 +61,11 @@ def test_trains_on_correct_renders_of_the_named_prompts_and_exports_a_lora_that_
     (["--prompts", "a photo of a dog"], "not a shapes-world prompt"),
     (["--model", "/nonexistent/model"], "as --model"),
     (["--steps", "0"], "--steps must be >= 1"),
+    (["--batch", "0"], "--batch must be >= 1"),
+    (["--learning-rate", "0"], "--learning-rate must be > 0"),
+    (["--size-range", "0.3"], "--size-range must be two fractions"),
 ])
 def test_bad_arguments_are_named(argv, message, tmp_path, capsys):
     with pytest.raises(SystemExit):
-        sft_ceiling.main(["--out", str(tmp_path / "x"), *argv])
+        supervised_reference.main(["--out", str(tmp_path / "x"), *argv])
     assert message in capsys.readouterr().err
