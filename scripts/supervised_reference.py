@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections import Counter
 from pathlib import Path
 
 
@@ -86,9 +87,7 @@ def main(argv: list[str] | None = None) -> dict:
     optimizer = torch.optim.AdamW(params, lr=lr, betas=(config.train.adam_beta1, config.train.adam_beta2),
                                   weight_decay=config.train.adam_weight_decay)
     vae, pipe = policy.pipeline.vae, policy.pipeline
-    tag_sizes: dict[str, int] = {}
-    for m in metadata:
-        tag_sizes[m["tag"]] = tag_sizes.get(m["tag"], 0) + 1
+    tag_sizes = Counter(m["tag"] for m in metadata)
     weights = torch.tensor([1.0 / tag_sizes[m["tag"]] for m in metadata])  # every tag equally often
     gen = torch.Generator().manual_seed(args.seed)
     losses = []

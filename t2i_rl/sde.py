@@ -84,27 +84,26 @@ def sde_step(
     std_dev_t = sde_std_dev(sigma, sigma_next, noise_level)
     correction = (std_dev_t**2 / (2 * sigma)) * (sample + (1 - sigma) * velocity) * dt
     noise_std = std_dev_t * torch.sqrt(-dt)
-    if noise_block == 1:
-        mean = sample + velocity * dt + correction
-        if prev_sample is None:
-            prev_sample = mean + noise_std * _randn_like(sample, generator)
-        prev_sample = prev_sample.float()
-        log_prob = gaussian_log_prob(prev_sample.detach(), mean, noise_std)
-        return prev_sample, log_prob, mean, std_dev_t
-    _check_blocks(sample, noise_block)
+    if noise_block != 1:
+        _check_blocks(sample, noise_block)
     mean = sample + velocity * dt + block_project(correction, noise_block)
     if prev_sample is None:
         prev_sample = mean + noise_std * block_project(_randn_like(sample, generator), noise_block)
     prev_sample = prev_sample.float()
     log_prob = gaussian_log_prob(
-        F.avg_pool2d(prev_sample.detach(), noise_block), F.avg_pool2d(mean, noise_block), noise_std / noise_block
+        block_means(prev_sample.detach(), noise_block), block_means(mean, noise_block), noise_std / noise_block
     )
     return prev_sample, log_prob, mean, std_dev_t
 
 
+def block_means(x: torch.Tensor, block: int) -> torch.Tensor:
+    """The means of ``[B, C, H, W]`` over ``block x block`` squares; ``x`` itself (any shape) for ``block = 1``."""
+    return x if block == 1 else F.avg_pool2d(x, block)
+
+
 def block_project(x: torch.Tensor, block: int) -> torch.Tensor:
     """Orthogonal projection of ``[B, C, H, W]`` onto tensors constant on ``block x block`` squares: block means."""
-    return F.interpolate(F.avg_pool2d(x, block), scale_factor=block, mode="nearest")
+    return x if block == 1 else F.interpolate(F.avg_pool2d(x, block), scale_factor=block, mode="nearest")
 
 
 def _check_blocks(sample: torch.Tensor, block: int) -> None:
@@ -146,9 +145,9 @@ def kl_to_reference(
     As in flow-GRPO's code, the squared distance is averaged over latent dims and divided by ``sigma_t^2``, not
     by the step variance ``sigma_t^2 * |dt|``; this is the quantity flow-GRPO weights by ``beta``.
     """
-    if noise_block > 1:
+    if noise_block != 1:
         _check_blocks(mean, noise_block)
-        mean, mean_ref = F.avg_pool2d(mean, noise_block), F.avg_pool2d(mean_ref, noise_block)
+    mean, mean_ref = block_means(mean, noise_block), block_means(mean_ref, noise_block)
     sq = ((mean - mean_ref) ** 2).mean(dim=tuple(range(1, mean.ndim))) * noise_block**2
     std = std_dev_t.reshape(std_dev_t.shape[0], -1)[:, 0] if std_dev_t.ndim > 0 else std_dev_t
     return sq / (2 * std**2)

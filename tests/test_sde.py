@@ -132,12 +132,18 @@ def test_block_noise_step_matches_hand_computation():
     assert float(std_t) == pytest.approx(std_hand, rel=1e-6)
 
 
-def test_block_noise_of_one_is_the_isotropic_step_bitwise():
+def test_block_noise_of_one_is_flow_grpos_step_bitwise_on_any_latent_shape():
+    # flow-GRPO's step written out with the same torch operations as before block noise existed; packed [B, N, C]
+    # latents (FLUX) must still work, since only k > 1 needs [B, C, H, W].
     gen = torch.Generator().manual_seed(4)
-    v, x, prev = (torch.randn(2, 3, 4, 4, generator=gen) for _ in range(3))
-    iso = sde_step(v, x, 0.5, 0.4, 0.7, prev_sample=prev)
-    one = sde_step(v, x, 0.5, 0.4, 0.7, prev_sample=prev, noise_block=1)
-    assert all(torch.equal(a, b) for a, b in zip(iso, one))
+    v, x, prev = (torch.randn(2, 16, 12, generator=gen) for _ in range(3))
+    sigma, sigma_next = torch.tensor(0.5), torch.tensor(0.4)
+    dt = sigma_next - sigma
+    std_t = sde_std_dev(sigma, sigma_next, 0.7)
+    mean = x + v * dt + (std_t**2 / (2 * sigma)) * (x + (1 - sigma) * v) * dt
+    expected = gaussian_log_prob(prev, mean, std_t * torch.sqrt(-dt))
+    _, log_prob, ours, _ = sde_step(v, x, 0.5, 0.4, 0.7, prev_sample=prev, noise_block=1)
+    assert torch.equal(ours, mean) and torch.equal(log_prob, expected)
 
 
 @pytest.mark.parametrize("block", [1, 2, 4])
