@@ -16,7 +16,9 @@ per tag the fraction of prompts with at least one correct image among their firs
 of prompts on which RL has any correct image to reinforce; with ``--lora``, ``gain`` (overall, LoRA minus base) and
 ``gain_stderr``, its standard error over the paired images (``t2i_rl.shapes.scoring.paired_gain_stderr``).
 ``--prompts`` measures the named shapes prompts instead of a split (the "a photo of" prefix is optional), e.g. before
-and after RL on just those prompts.
+and after RL on just those prompts (it replaces ``--split``; giving both is refused). ``--lora`` takes an exported
+LoRA; to score a training checkpoint, export it first (``t2i-rl export-lora --run runs/demo/run --checkpoint
+runs/demo/run/checkpoints/step-000040``).
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lora", help="an exported diffusers LoRA directory (e.g. runs/demo/run/lora); omit for the base only")
     parser.add_argument("--model", default=str(SHIPPED_SHAPES_MODEL), help="the shapes pipeline directory")
-    parser.add_argument("--split", choices=["heldout", "train"], default="heldout")
+    parser.add_argument("--split", choices=["heldout", "train"], default=None, help="default: heldout")
     parser.add_argument("--per-tag", type=int, default=6, help="training-split prompts per tag (--split train)")
     parser.add_argument("--prompts", nargs="+", default=None, help="measure these shapes prompts instead of --split")
     parser.add_argument("--seeds", nargs="+", type=int, default=None, help="evaluation seeds (default: the demo's)")
@@ -84,6 +86,9 @@ def main(argv: list[str] | None = None) -> dict:
 
     if problem := missing_shapes_model(args.model):
         parser.error(f"{problem} as --model")
+    if args.prompts and args.split:
+        parser.error("--prompts and --split both choose the prompts: give one of them")
+    args.split = args.split or "heldout"
     if args.lora and not Path(args.lora).is_dir():
         parser.error(f"--lora {args.lora} is not a directory; give the exported LoRA folder, e.g. runs/demo/run/lora")
 

@@ -24,6 +24,8 @@ def main(out_json: str, overrides: list[str]) -> None:
     group_sizes = {int(g): int((all_groups == g).sum()) for g in all_groups.unique()}
     prompts = acc.gather_for_metrics([[i.prompt for i in items]], use_gather_object=True)
     rank, main_process = acc.process_index, acc.is_main_process
+    trainer.rewards[0].stats = {"images": rank + 1}  # a judge's counter that differs per rank
+    summed_stats = trainer.reward_stats()
     history = trainer.train()  # ends with accelerator.end_training(): no collectives after this line
     torch.save(torch.cat([p.detach().flatten() for p in trainer.policy.lora_parameters()]), f"{out_json}.rank{rank}.pt")
     if main_process:
@@ -35,6 +37,8 @@ def main(out_json: str, overrides: list[str]) -> None:
             "prompts_per_rank": prompts,
             "steps": len(history),
             "rewards": [h["reward/aggregate"] for h in history],
+            "reward_stats": summed_stats,
+            "logged_reward_stats": {k: v for k, v in history[-1].items() if k.startswith("reward_stats/")},
         }, open(out_json, "w"))
 
 

@@ -33,5 +33,8 @@ def test_two_process_run_gathers_whole_groups_and_keeps_ranks_in_sync(tiny_sd3_d
     rank0, rank1 = data["prompts_per_rank"]
     assert rank0[:2] == rank1[:2] and len(rank0) == 4  # a group's images on both ranks: the same prompt
     assert data["steps"] == 2
+    # reward counters (a judge's unparsable answers) are summed over the ranks, not taken from rank 0 alone
+    assert data["reward_stats"] == {"reward_stats/image_stats/images": 3.0}
+    assert data["logged_reward_stats"] == {"reward_stats/image_stats/images": 3.0}
     weights = [torch.load(f"{result}.rank{r}.pt") for r in (0, 1)]
     assert torch.equal(weights[0], weights[1])  # DDP kept the LoRA identical on both ranks
