@@ -69,9 +69,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lora", help="an exported diffusers LoRA directory (e.g. runs/demo/run/lora); omit for the base only")
     parser.add_argument("--model", default=str(SHIPPED_SHAPES_MODEL), help="the shapes pipeline directory")
-    parser.add_argument("--split", choices=["heldout", "train"], default=None, help="default: heldout")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--split", choices=["heldout", "train"], default="heldout")
+    which.add_argument("--prompts", nargs="+", default=None, help="measure these shapes prompts instead of --split")
     parser.add_argument("--per-tag", type=int, default=6, help="training-split prompts per tag (--split train)")
-    parser.add_argument("--prompts", nargs="+", default=None, help="measure these shapes prompts instead of --split")
     parser.add_argument("--seeds", nargs="+", type=int, default=None, help="evaluation seeds (default: the demo's)")
     parser.add_argument("--overrides", nargs="*", default=[],
                         help="dotted overrides of configs/shapes_demo.yaml, e.g. sampling.guidance_scale=1.5")
@@ -86,9 +87,6 @@ def main(argv: list[str] | None = None) -> dict:
 
     if problem := missing_shapes_model(args.model):
         parser.error(f"{problem} as --model")
-    if args.prompts and args.split:
-        parser.error("--prompts and --split both choose the prompts: give one of them")
-    args.split = args.split or "heldout"
     if args.lora and not Path(args.lora).is_dir():
         parser.error(f"--lora {args.lora} is not a directory; give the exported LoRA folder, e.g. runs/demo/run/lora")
 

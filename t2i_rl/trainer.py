@@ -178,10 +178,10 @@ class Trainer:
         metrics.update({f"aggregator/{k}": float(v) for k, v in aggregated.metrics.items()})
         return local, metrics
 
-    def reward_stats(self) -> dict[str, float]:
+    def summed_reward_stats(self) -> dict[str, float]:
         """:func:`reward_stats` summed over every process: each rank's judge counts only the images it scored."""
         local = reward_stats(self.config.rewards, self.rewards)
-        if self.accelerator.num_processes == 1 or not local:
+        if not local:
             return local
         keys = sorted(local)  # every rank builds the same rewards, so the same counters in the same order
         totals = self.accelerator.reduce(torch.tensor([local[k] for k in keys], dtype=torch.float64,
@@ -460,7 +460,7 @@ class Trainer:
         t1 = time.perf_counter()
         rewards = self.score(traj.images, items)
         advantages, metrics = self.advantages(rewards, group_ids)
-        metrics.update(self.reward_stats())
+        metrics.update(self.summed_reward_stats())
         t2 = time.perf_counter()
         metrics.update(self.update(step, traj, advantages, group_ids))
         if self.old_policy is not None:
@@ -481,7 +481,7 @@ def group_major_order(group_ids: torch.Tensor, generator: torch.Generator) -> to
 def reward_stats(specs: list, rewards: list) -> dict[str, float]:
     """``{"reward_stats/<prefix>/<key>": value}`` for the running counters a reward keeps in a ``stats`` dict (e.g.
     the critique judge's unparsable answers), so that a judge that stops answering in format shows in the logs.
-    Counts run since the reward was built, on this process, evaluation included (:meth:`Trainer.reward_stats` sums
+    Counts run since the reward was built, on this process, evaluation included (:meth:`Trainer.summed_reward_stats` sums
     them over processes)."""
     out = {}
     for spec, reward in zip(specs, rewards):

@@ -25,7 +25,7 @@ def main(out_json: str, overrides: list[str]) -> None:
     prompts = acc.gather_for_metrics([[i.prompt for i in items]], use_gather_object=True)
     rank, main_process = acc.process_index, acc.is_main_process
     trainer.rewards[0].stats = {"images": rank + 1}  # a judge's counter that differs per rank
-    summed_stats = trainer.reward_stats()
+    summed_stats = trainer.summed_reward_stats()
     history = trainer.train()  # ends with accelerator.end_training(): no collectives after this line
     torch.save(torch.cat([p.detach().flatten() for p in trainer.policy.lora_parameters()]), f"{out_json}.rank{rank}.pt")
     if main_process:
